@@ -1,0 +1,1 @@
+"""ccm_pwa: Medicare Chronic Care Management for care managers on phones."""

@@ -1,0 +1,1 @@
+"""Authentication and authorization: passwords, TOTP, sessions, roles, audit."""

@@ -1,0 +1,186 @@
+"""The `ccm-pwa` command: database, demo practice, users, billing, rollups.
+
+Bad input exits with status 2 and one line on stderr naming what is wrong (design §7).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import NoReturn
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one clear line, not a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ccm-pwa", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True, parser_class=_Parser)
+    db.add_parser("upgrade", help="migrate the configured database to the newest schema")
+    db.add_parser("current", help="print the schema revision the database is at")
+
+    practice = commands.add_parser("practice", help="practices").add_subparsers(
+        dest="practice_command", required=True, parser_class=_Parser)
+    add_practice = practice.add_parser("add", help="create a practice")
+    add_practice.add_argument("--name", required=True)
+    add_practice.add_argument("--timezone", required=True, help="IANA zone, e.g. America/Chicago")
+
+    demo = commands.add_parser("demo", help="create (or replace) the demo practice")
+    demo.add_argument("--patients", type=_positive_int, default=300)
+    demo.add_argument("--care-managers", type=_positive_int, default=5)
+    demo.add_argument("--seed", type=_non_negative_int, default=1)
+    demo.add_argument("--today", type=_iso_date, default=None,
+                      help="the practice's 'today' (default: today in the practice's zone)")
+    demo.add_argument("--if-empty", action="store_true",
+                      help="do nothing when the database already has a practice")
+
+    user = commands.add_parser("user", help="user accounts").add_subparsers(
+        dest="user_command", required=True, parser_class=_Parser)
+    add_user = user.add_parser("add", help="create a user; prints a one-time password")
+    add_user.add_argument("--email", required=True)
+    add_user.add_argument("--name", required=True)
+    add_user.add_argument("--role", required=True, choices=["care_manager", "supervisor", "admin"])
+    add_user.add_argument("--performer", default=None,
+                          choices=["clinical_staff", "billing_practitioner", "non_clinical"])
+    add_user.add_argument("--credential", default="", help="RN, LPN, MD, NP, ...")
+    add_user.add_argument("--practice", default=None, help="practice name (if several)")
+
+    billing = commands.add_parser("billing", help="CMS billing").add_subparsers(
+        dest="billing_command", required=True, parser_class=_Parser)
+    billing.add_parser("evaluate", help="evaluate one case: JSON on stdin, JSON on stdout")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = _HANDLERS[(args.command, _subcommand(args))]
+    return handler(args)
+
+
+def _subcommand(args: argparse.Namespace) -> str | None:
+    return getattr(args, f"{args.command}_command", None)
+
+
+def _db_upgrade(_args: argparse.Namespace) -> int:
+    from ccm_pwa.config import load_settings
+    from ccm_pwa.migrations import upgrade
+
+    revision = upgrade()
+    print(f"database {_safe_url(load_settings().database_url)} is at revision {revision}")
+    return 0
+
+
+def _db_current(_args: argparse.Namespace) -> int:
+    from ccm_pwa.migrations import current_revision
+
+    print(current_revision() or "empty (run `ccm-pwa db upgrade`)")
+    return 0
+
+
+def _practice_add(args: argparse.Namespace) -> int:
+    from ccm_pwa.db import session_scope
+    from ccm_pwa.services.practices import PracticeError, create_practice
+
+    try:
+        with session_scope() as session:
+            practice = create_practice(session=session, name=args.name, timezone=args.timezone)
+            print(f"practice {practice.name!r} created ({practice.timezone})")
+    except PracticeError as exc:
+        return _fail(str(exc))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ccm_pwa.cli.demo import run_demo
+
+    return run_demo(args)
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from ccm_pwa.db import session_scope
+    from ccm_pwa.models import PerformerKind, Role
+    from ccm_pwa.services.practices import PracticeError, choose_practice
+    from ccm_pwa.services.users import UserError, create_user
+
+    try:
+        with session_scope() as session:
+            practice = choose_practice(session=session, name=args.practice)
+            new = create_user(
+                session=session, practice_id=practice.id, email=args.email, name=args.name,
+                role=Role(args.role),
+                performer_kind=PerformerKind(args.performer) if args.performer else None,
+                credential=args.credential,
+            )
+    except (UserError, PracticeError) as exc:
+        return _fail(str(exc))
+    print(f"user:                {new.user.email} ({new.user.role})")
+    print(f"one-time password:   {new.password}   (must be changed at first sign-in)")
+    print(f"TOTP secret:         {new.totp_secret}")
+    print(f"authenticator URI:   {new.otpauth_uri}")
+    return 0
+
+
+def _billing_evaluate(_args: argparse.Namespace) -> int:
+    from ccm_pwa.cli.billing_evaluate import evaluate_command
+
+    return evaluate_command(sys.stdin, sys.stdout, sys.stderr)
+
+
+def _fail(message: str) -> int:
+    print(f"ccm-pwa: error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+_HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
+    ("db", "upgrade"): _db_upgrade,
+    ("db", "current"): _db_current,
+    ("practice", "add"): _practice_add,
+    ("demo", None): _demo,
+    ("user", "add"): _user_add,
+    ("billing", "evaluate"): _billing_evaluate,
+}

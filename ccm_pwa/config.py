@@ -1,0 +1,61 @@
+"""Application settings: the one place that reads the environment.
+
+Everything a deployment may change (database, Redis, timeouts, paths) is read here once,
+so rxconfig, the CLI, the API and the tests agree on the same values.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever spelling the operator used.
+
+    `postgres://` and `postgresql://` would otherwise make SQLAlchemy look for psycopg2,
+    which the project does not install.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Deployment knobs, read from `CCM_*` environment variables (see README)."""
+
+    data_dir: Path = field(default_factory=lambda: Path(_env("CCM_DATA_DIR") or DEFAULT_DATA_DIR))
+    database_url: str = ""
+    redis_url: str | None = None
+    session_idle_minutes: int = 15
+    session_absolute_hours: int = 12
+    public_url: str | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings() -> Settings:
+    """Build settings from the environment (called again by tests that change it)."""
+    data_dir = Path(_env("CCM_DATA_DIR") or DEFAULT_DATA_DIR)
+    url = _env("CCM_DATABASE_URL") or _env("DATABASE_URL") or f"sqlite:///{data_dir / 'ccm.db'}"
+    return Settings(
+        data_dir=data_dir,
+        database_url=normalize_database_url(url),
+        redis_url=_env("CCM_REDIS_URL") or _env("REDIS_URL"),
+        session_idle_minutes=int(_env("CCM_SESSION_IDLE_MINUTES", "15") or 15),
+        session_absolute_hours=int(_env("CCM_SESSION_ABSOLUTE_HOURS", "12") or 12),
+        public_url=_env("CCM_PUBLIC_URL"),
+    )

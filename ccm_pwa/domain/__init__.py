@@ -1,0 +1,1 @@
+"""Pure domain rules (billing, progress, calendar): no Reflex, no database."""

@@ -1,0 +1,327 @@
+"""A believable demo practice, identical for the same seed and the same day.
+
+Every random choice comes from one seeded `random.Random`, ids included, and every
+timestamp from the given `today`, so two runs with the same arguments produce the same rows.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from ccm_pwa.models import (
+    Activity,
+    CarePlan,
+    CarePlanElement,
+    CarePlanRevision,
+    Condition,
+    Consent,
+    ConsentMethod,
+    EnrollmentStatus,
+    InpatientStay,
+    MonthlyAssessment,
+    Note,
+    Patient,
+    PerformerKind,
+    Practice,
+    Program,
+    Role,
+    Task,
+    TaskPriority,
+    TimeEntry,
+    TimeEntryVoid,
+    TimeSource,
+    User,
+)
+from ccm_pwa.services import demo_data as data
+from ccm_pwa.services.practices import create_practice
+from ccm_pwa.services.purge import delete_practice
+from ccm_pwa.services.users import create_user
+
+DEMO_PRACTICE_NAME = "Riverbend Family Medicine (demo)"
+DEMO_TIMEZONE = "America/Chicago"
+DEMO_DOMAIN = "riverbend.example"
+
+
+@dataclass
+class DemoLogin:
+    email: str
+    name: str
+    role: str
+    password: str
+    totp_secret: str
+
+
+@dataclass
+class DemoResult:
+    practice_id: uuid.UUID
+    logins: list[DemoLogin] = field(default_factory=list)
+    patients: int = 0
+    time_entries: int = 0
+
+
+class _Ids:
+    """Deterministic UUIDs drawn from the seeded generator."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+
+    def next(self) -> uuid.UUID:
+        return uuid.UUID(int=self._rng.getrandbits(128), version=4)
+
+
+def create_demo_practice(
+    *, session: Session, patients: int, care_managers: int, seed: int, today: date
+) -> DemoResult:
+    """Replace any previous demo practice with a fresh one built from `seed`."""
+    for old in session.exec(select(Practice).where(Practice.name == DEMO_PRACTICE_NAME)):
+        delete_practice(session=session, practice_id=old.id)
+    rng = random.Random(seed)
+    ids = _Ids(rng)
+    zone = ZoneInfo(DEMO_TIMEZONE)
+    practice = create_practice(session=session, name=DEMO_PRACTICE_NAME, timezone=DEMO_TIMEZONE)
+    practice.id = ids.next()
+    practice.created_at = datetime.combine(today, time(8), zone).astimezone(UTC)
+    session.flush()
+    result = DemoResult(practice_id=practice.id)
+    staff = _create_staff(session, practice, rng, ids, care_managers, result)
+    for index in range(patients):
+        _create_patient(session, practice, rng, ids, index, staff, today, zone, result)
+    result.patients = patients
+    session.flush()
+    return result
+
+
+@dataclass
+class _Staff:
+    supervisor: User
+    care_managers: list[User]
+    practitioners: list[User]
+
+
+def _create_staff(session, practice, rng, ids, count, result) -> _Staff:  # noqa: ANN001
+    def add(email: str, name: str, role: Role, kind: PerformerKind, credential: str, sup=None):  # noqa: ANN001, ANN202
+        password = "".join(rng.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(12))
+        secret = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(32))
+        new = create_user(
+            session=session, practice_id=practice.id, email=f"{email}@{DEMO_DOMAIN}", name=name,
+            role=role, performer_kind=kind, credential=credential, supervisor_id=sup,
+            password=password, totp_secret=secret, user_id=ids.next(),
+        )
+        new.user.created_at = practice.created_at
+        result.logins.append(DemoLogin(new.user.email, name, role.value, password, secret))
+        return new.user
+
+    add("admin", "Pat Admin", Role.ADMIN, PerformerKind.NON_CLINICAL, "")
+    supervisor = add("supervisor", "Renee Walsh", Role.SUPERVISOR, PerformerKind.CLINICAL_STAFF,
+                     "RN, CCM")
+    practitioners = [
+        add("dr.osei", "Dr. Kwame Osei", Role.CARE_MANAGER, PerformerKind.BILLING_PRACTITIONER, "MD"),
+        add("np.hart", "Jo Hart, NP", Role.CARE_MANAGER, PerformerKind.BILLING_PRACTITIONER, "NP"),
+    ]
+    managers = []
+    for i in range(count):
+        name, credential = data.CARE_MANAGER_NAMES[i % len(data.CARE_MANAGER_NAMES)]
+        suffix = "" if i < len(data.CARE_MANAGER_NAMES) else str(i)
+        email = name.split()[0].lower() + suffix
+        managers.append(add(email, name, Role.CARE_MANAGER, PerformerKind.CLINICAL_STAFF,
+                            credential, supervisor.id))
+    return _Staff(supervisor, managers, practitioners)
+
+
+def _pick_weighted(rng: random.Random, options: list[tuple[object, float]]) -> object:
+    roll, total = rng.random(), 0.0
+    for value, weight in options:
+        total += weight
+        if roll < total:
+            return value
+    return options[-1][0]
+
+
+def _create_patient(session, practice, rng, ids, index, staff, today, zone, result) -> None:  # noqa: ANN001, PLR0913
+    program = _pick_weighted(rng, [(Program.CCM, 0.75), (Program.COMPLEX_CCM, 0.12),
+                                   (Program.PCM, 0.13)])
+    status = _pick_weighted(rng, [
+        (EnrollmentStatus.ENROLLED, 0.80), (EnrollmentStatus.CANDIDATE, 0.07),
+        (EnrollmentStatus.CONSENT_PENDING, 0.05), (EnrollmentStatus.DECLINED, 0.04),
+        (EnrollmentStatus.DISENROLLED, 0.02), (EnrollmentStatus.ENROLLED_ELSEWHERE, 0.02),
+    ])
+    manager = staff.care_managers[index % len(staff.care_managers)]
+    practitioner = staff.practitioners[index % len(staff.practitioners)]
+    birth = date(1934, 1, 1) + timedelta(days=rng.randrange(0, 365 * 27))
+    patient = Patient(
+        id=ids.next(), practice_id=practice.id, mrn=f"RB{100000 + index * 7 + rng.randrange(7)}",
+        given_name=rng.choice(data.GIVEN_NAMES), family_name=rng.choice(data.FAMILY_NAMES),
+        birth_date=birth, phone=f"+1-312-555-01{rng.randrange(100):02d}",
+        preferred_language=rng.choice(data.LANGUAGES), care_manager_id=manager.id,
+        billing_practitioner_id=practitioner.id, program=program, enrollment_status=status,
+        enrollment_reason=_reason(status),
+        last_initiating_visit_on=today - timedelta(days=rng.randrange(20, 330)),
+        created_at=practice.created_at, updated_at=practice.created_at,
+        enrollment_changed_at=practice.created_at,
+    )
+    session.add(patient)
+    session.flush()  # no ORM relationships: parents are written before their children
+    # PCM needs one serious condition; CCM two or more. A few enrolled CCM patients are
+    # planted with a single chronic condition so eligibility checks have something to catch.
+    n_chronic = 1 if program == Program.PCM else rng.choice([2, 2, 3, 3, 4, 5])
+    if program != Program.PCM and rng.random() < 0.03:
+        n_chronic = 1
+    for code, description in rng.sample(data.CHRONIC_CONDITIONS, n_chronic):
+        session.add(Condition(id=ids.next(), patient_id=patient.id, icd10_code=code,
+                              description=description, chronic=True,
+                              onset_date=today - timedelta(days=rng.randrange(400, 6000))))
+    if rng.random() < 0.2:
+        code, description = rng.choice(data.ACUTE_CONDITIONS)
+        session.add(Condition(id=ids.next(), patient_id=patient.id, icd10_code=code,
+                              description=description, chronic=False,
+                              onset_date=today - timedelta(days=rng.randrange(5, 60))))
+    if status != EnrollmentStatus.ENROLLED:
+        return
+    month_start = today.replace(day=1)
+    consent_on = (month_start + timedelta(days=rng.randrange(0, max(1, today.day - 1)))
+                  if rng.random() < 0.06 else today - timedelta(days=rng.randrange(40, 700)))
+    session.add(Consent(
+        id=ids.next(), patient_id=patient.id, consented_on=consent_on,
+        method=rng.choice([ConsentMethod.VERBAL, ConsentMethod.WRITTEN]),
+        disclosed_service=True, disclosed_cost_sharing=True, disclosed_one_practitioner=True,
+        disclosed_stop_anytime=True, obtained_by_id=manager.id,
+        billing_practitioner_id=practitioner.id, program=program,
+        recorded_at=datetime.combine(consent_on, time(11), zone).astimezone(UTC),
+    ))
+    if rng.random() < 0.95:  # a few enrolled patients still lack a care plan
+        _create_care_plan(session, rng, ids, patient, manager, practitioner, consent_on, zone)
+    if program == Program.COMPLEX_CCM:
+        for month in (_month_key(month_start), _month_key(month_start - timedelta(days=1))):
+            session.add(MonthlyAssessment(
+                id=ids.next(), patient_id=patient.id, month=month,
+                complex_mdm=rng.random() < 0.85, assessed_by_id=practitioner.id,
+                assessed_at=datetime.combine(month_start, time(9), zone).astimezone(UTC)))
+    stay = None
+    if rng.random() < 0.04 and today.day > 6:
+        admitted = datetime.combine(month_start + timedelta(days=rng.randrange(0, today.day - 5)),
+                                    time(rng.randrange(6, 20)), zone)
+        stay = InpatientStay(id=ids.next(), patient_id=patient.id, facility="Mercy General",
+                             admitted_at=admitted.astimezone(UTC),
+                             discharged_at=(admitted + timedelta(days=rng.randrange(2, 5)))
+                             .astimezone(UTC))
+        session.add(stay)
+        session.add(Task(id=ids.next(), patient_id=patient.id, owner_id=manager.id,
+                         title="Transition follow-up call within 2 business days of discharge",
+                         kind="transition_follow_up", priority=TaskPriority.URGENT,
+                         due_at=stay.discharged_at + timedelta(days=2),
+                         created_at=stay.discharged_at))
+    performers = [manager, manager, manager, practitioner]
+    # Last month: a full month of work. This month: work up to today, so the worklist
+    # shows every state from "not reached yet" to "past 60 minutes".
+    previous_start = (month_start - timedelta(days=1)).replace(day=1)
+    last_day_previous = month_start - timedelta(days=1)
+    target_previous = rng.choice([0, 10, 18, 22, 25, 31, 38, 42, 45, 55, 63, 75])
+    _create_time(session, rng, ids, patient, performers, previous_start, last_day_previous,
+                 target_previous, zone, today, result)
+    target_now = int(rng.choice([0, 0, 5, 8, 12, 15, 17, 19, 21, 24, 28, 35, 41, 48, 61, 66, 95])
+                     * min(1.0, today.day / 20))
+    _create_time(session, rng, ids, patient, performers, month_start, today, target_now, zone,
+                 today, result)
+    if rng.random() < 0.5:
+        session.add(Task(
+            id=ids.next(), patient_id=patient.id, owner_id=manager.id,
+            title=rng.choice(["Check home BP log", "Review new lab results", "Confirm specialist "
+                              "appointment", "Medication refill follow-up"]),
+            priority=rng.choice([TaskPriority.ROUTINE, TaskPriority.ROUTINE, TaskPriority.URGENT]),
+            due_at=datetime.combine(today + timedelta(days=rng.randrange(-5, 10)), time(10), zone)
+            .astimezone(UTC),
+            created_at=datetime.combine(month_start, time(9), zone).astimezone(UTC)))
+
+
+def _create_time(session, rng, ids, patient, performers, first_day, last_day, target_minutes,  # noqa: ANN001, PLR0913
+                 zone, today, result) -> None:
+    remaining = target_minutes * 60
+    days = (last_day - first_day).days + 1
+    while remaining > 0:
+        seconds = min(remaining, rng.randrange(4 * 60, 26 * 60)) + rng.randrange(0, 50)
+        remaining -= seconds
+        day = first_day + timedelta(days=rng.randrange(days))
+        start = datetime.combine(day, time(rng.randrange(8, 17), rng.randrange(60)), zone)
+        if day == today:
+            start = datetime.combine(day, time(8, rng.randrange(60)), zone)
+        performer = rng.choice(performers)
+        activity = rng.choice(list(Activity))
+        manual = rng.random() < 0.08
+        entry = TimeEntry(
+            id=ids.next(), patient_id=patient.id, performer_id=performer.id,
+            performer_kind=performer.performer_kind, activity=activity,
+            note=_note(rng, activity), started_at=start.astimezone(UTC),
+            duration_seconds=seconds, source=TimeSource.MANUAL if manual else TimeSource.TIMER,
+            occurred_at=(start + timedelta(seconds=seconds)).astimezone(UTC),
+            received_at=(start + timedelta(seconds=seconds + rng.randrange(5, 3600)))
+            .astimezone(UTC),
+            review_flags=["manual"] if manual else [],
+        )
+        session.add(entry)
+        result.time_entries += 1
+        if rng.random() < 0.03:
+            session.flush()
+            session.add(TimeEntryVoid(
+                id=ids.next(), time_entry_id=entry.id, reason="Logged to the wrong patient",
+                voided_by_id=performer.id, occurred_at=entry.received_at,
+                received_at=entry.received_at))
+            remaining += seconds
+        if rng.random() < 0.25:
+            session.add(Note(id=ids.next(), patient_id=patient.id, author_id=performer.id,
+                             body=entry.note, occurred_at=entry.occurred_at,
+                             received_at=entry.received_at))
+
+
+def _create_care_plan(session, rng, ids, patient, manager, practitioner, established, zone) -> None:  # noqa: ANN001, PLR0913
+    plan = CarePlan(id=ids.next(), patient_id=patient.id, established_on=established,
+                    established_by_id=practitioner.id, signed_by_id=practitioner.id,
+                    copy_given_on=established, copy_given_method=rng.choice(["mail", "portal",
+                                                                             "in person"]),
+                    next_review_on=established + timedelta(days=180),
+                    created_at=datetime.combine(established, time(12), zone).astimezone(UTC))
+    session.add(plan)
+    session.flush()
+    values = {
+        CarePlanElement.PROBLEMS: ["See problem list; priorities agreed with patient"],
+        CarePlanElement.EXPECTED_OUTCOME: "Stable at home; avoid admissions over the next year",
+        CarePlanElement.MEASURABLE_GOALS: ["A1c below 8% by next review",
+                                           "Home BP below 140/90 on 3 of 4 readings"],
+        CarePlanElement.SYMPTOM_MANAGEMENT: "Daily weight; call if up 3 lb in 2 days",
+        CarePlanElement.INTERVENTIONS: [
+            {"action": "Monthly phone check-in", "responsible": manager.name},
+            {"action": "Medication review each quarter", "responsible": practitioner.name}],
+        CarePlanElement.MEDICATION_MANAGEMENT: "Pill organizer; reconcile after every refill",
+        CarePlanElement.COMMUNITY_SERVICES: rng.choice(["Meals on Wheels", "None needed",
+                                                        "Senior center transport"]),
+        CarePlanElement.COORDINATION: "Shares plan with cardiology and home health",
+        CarePlanElement.REVIEW_SCHEDULE: "Every 6 months or after any hospital stay",
+    }
+    for element, value in values.items():
+        session.add(CarePlanRevision(id=ids.next(), care_plan_id=plan.id, element=element,
+                                     version=1, value=value, author_id=practitioner.id,
+                                     occurred_at=plan.created_at, received_at=plan.created_at))
+
+
+def _note(rng: random.Random, activity: Activity) -> str:
+    template = rng.choice(data.NOTE_TEMPLATES[activity.value])
+    return template.format(bp=f"{rng.randrange(118, 152)}/{rng.randrange(70, 92)}",
+                           glucose=rng.randrange(95, 210), a1c=f"{rng.randrange(60, 95) / 10}")
+
+
+def _reason(status: EnrollmentStatus) -> str:
+    return {
+        EnrollmentStatus.DECLINED: "Patient declined: cost sharing",
+        EnrollmentStatus.DISENROLLED: "Patient asked to stop at month end",
+        EnrollmentStatus.ENROLLED_ELSEWHERE: "Enrolled in CCM with cardiology practice",
+        EnrollmentStatus.CANDIDATE: "Two or more chronic conditions on problem list",
+    }.get(status, "")
+
+
+def _month_key(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
