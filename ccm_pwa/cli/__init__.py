@@ -91,8 +91,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handler = _HANDLERS[(args.command, _subcommand(args))]
-    return handler(args)
+    key = (args.command, _subcommand(args))
+    if key in _NEEDS_SCHEMA and (problem := _schema_problem()):
+        return _fail(problem)
+    return _HANDLERS[key](args)
+
+
+def _schema_problem() -> str | None:
+    """Why the configured database cannot be used yet, or None when it is at head."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ccm_pwa.migrations import current_revision, head_revision
+
+    try:
+        current = current_revision()
+    except SQLAlchemyError as exc:
+        return f"cannot open the database: {str(exc.orig or exc).splitlines()[0]}"
+    if current != head_revision():
+        return f"database schema is at {current or 'nothing'}; run `ccm-pwa db upgrade` first"
+    return None
 
 
 def _subcommand(args: argparse.Namespace) -> str | None:
@@ -130,6 +147,9 @@ def _practice_add(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from ccm_pwa.cli.demo import run_demo
+    from ccm_pwa.migrations import upgrade
+
+    upgrade()  # a newcomer's first command: bring the schema up rather than refuse
 
     return run_demo(args)
 
@@ -175,6 +195,8 @@ def _safe_url(url: str) -> str:
 
     return make_url(url).render_as_string(hide_password=True)
 
+
+_NEEDS_SCHEMA = {("practice", "add"), ("user", "add")}
 
 _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("db", "upgrade"): _db_upgrade,

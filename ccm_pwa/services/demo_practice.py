@@ -81,11 +81,12 @@ def create_demo_practice(
     """Replace any previous demo practice with a fresh one built from `seed`."""
     for old in session.exec(select(Practice).where(Practice.name == DEMO_PRACTICE_NAME)):
         delete_practice(session=session, practice_id=old.id)
+    session.expunge_all()  # the rows were deleted underneath the ORM
     rng = random.Random(seed)
     ids = _Ids(rng)
     zone = ZoneInfo(DEMO_TIMEZONE)
-    practice = create_practice(session=session, name=DEMO_PRACTICE_NAME, timezone=DEMO_TIMEZONE)
-    practice.id = ids.next()
+    practice = create_practice(session=session, name=DEMO_PRACTICE_NAME, timezone=DEMO_TIMEZONE,
+                               practice_id=ids.next())
     practice.created_at = datetime.combine(today, time(8), zone).astimezone(UTC)
     session.flush()
     result = DemoResult(practice_id=practice.id)
@@ -209,7 +210,7 @@ def _create_patient(session, practice, rng, ids, index, staff, today, zone, resu
         stay = InpatientStay(id=ids.next(), patient_id=patient.id, facility="Mercy General",
                              admitted_at=admitted.astimezone(UTC),
                              discharged_at=(admitted + timedelta(days=rng.randrange(2, 5)))
-                             .astimezone(UTC))
+                             .astimezone(UTC), recorded_at=admitted.astimezone(UTC))
         session.add(stay)
         session.add(Task(id=ids.next(), patient_id=patient.id, owner_id=manager.id,
                          title="Transition follow-up call within 2 business days of discharge",

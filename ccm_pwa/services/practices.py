@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, select
@@ -13,7 +14,14 @@ class PracticeError(ValueError):
     """A practice cannot be created or chosen as asked."""
 
 
-def create_practice(*, session: Session, name: str, timezone: str, fee_year: int = 2026) -> Practice:
+def create_practice(
+    *,
+    session: Session,
+    name: str,
+    timezone: str,
+    fee_year: int = 2026,
+    practice_id: uuid.UUID | None = None,
+) -> Practice:
     name = name.strip()
     if not name:
         raise PracticeError("practice name must not be empty")
@@ -21,7 +29,8 @@ def create_practice(*, session: Session, name: str, timezone: str, fee_year: int
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise PracticeError(f"unknown time zone {timezone!r} (use an IANA name)") from exc
-    practice = Practice(name=name, timezone=timezone, fee_year=fee_year)
+    practice = Practice(id=practice_id or uuid.uuid4(), name=name, timezone=timezone,
+                        fee_year=fee_year)
     session.add(practice)
     session.flush()
     return practice

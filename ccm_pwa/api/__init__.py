@@ -1,0 +1,1 @@
+"""HTTP API under /api/v1 (FastAPI), mounted into the Reflex backend."""

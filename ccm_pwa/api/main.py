@@ -1,0 +1,18 @@
+"""The FastAPI app: collects the routers; no logic here."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ccm_pwa.api.routes import health
+
+API_PREFIX = "/api/v1"
+
+api = FastAPI(
+    title="ccm_pwa API",
+    version="1",
+    openapi_url=f"{API_PREFIX}/openapi.json",
+    docs_url=None,  # no third-party CDN assets (design §5)
+    redoc_url=None,
+)
+api.include_router(health.router, prefix=API_PREFIX)

@@ -1,0 +1,1 @@
+"""Reflex user interface: pages, components and one state per screen."""

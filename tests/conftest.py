@@ -1,0 +1,110 @@
+"""Shared fixtures: a migrated database per backend, emptied after every test.
+
+Every test that takes `db_url` or `session` runs once on SQLite and once on PostgreSQL.
+When no PostgreSQL answers at 127.0.0.1:5432 the PostgreSQL run is skipped with a reason
+(pytest's -ra summary lists it), and the closing summary says which backends ran.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, SQLModel
+
+import ccm_pwa.models  # noqa: F401  (registers the tables)
+from ccm_pwa.db import get_engine
+from ccm_pwa.migrations import upgrade
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CCM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = ["sqlite", "postgresql"]
+_backends_used: dict[str, str] = {}
+
+
+def _postgres_unavailable_reason() -> str | None:
+    try:
+        engine = sa.create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            connection.execute(sa.text("select 1"))
+        engine.dispose()
+    except Exception as exc:  # any failure to connect means: skip, and say why
+        return f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {type(exc).__name__}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    """A fresh database on the local PostgreSQL server, dropped at the end of the run."""
+    reason = _postgres_unavailable_reason()
+    if reason:
+        _backends_used.setdefault("postgresql", f"skipped ({reason})")
+        pytest.skip(reason)
+    name = f"ccm_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False)
+    yield url
+    get_engine(url).dispose()
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'ccm_test.db'}"
+
+
+_migrated: set[str] = set()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of a migrated, empty database; emptied again after the test."""
+    backend = request.param
+    url = request.getfixturevalue(f"{backend}_url")
+    if backend not in _migrated:
+        upgrade(url)
+        _migrated.add(backend)
+    _backends_used[backend] = "ran"
+    yield url
+    empty_database(url)
+
+
+@pytest.fixture
+def session(db_url: str) -> Iterator[Session]:
+    with Session(get_engine(db_url), expire_on_commit=False) as session:
+        yield session
+
+
+def empty_database(url: str) -> None:
+    engine = get_engine(url)
+    tables = list(SQLModel.metadata.sorted_tables)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            connection.execute(sa.text(f"TRUNCATE {names} CASCADE"))
+        else:
+            for table in reversed(tables):
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CCM_DATA_DIR", str(tmp_path))
+    return tmp_path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _backends_used:
+        return
+    terminalreporter.section("database backends")
+    for backend in BACKENDS:
+        terminalreporter.write_line(f"{backend}: {_backends_used.get(backend, 'not used')}")

@@ -1,0 +1,108 @@
+"""A served app (production build) on a free loopback port, and a phone-sized browser.
+
+The server runs in its own process group with its own data directory; the fixture stops
+exactly that group. Chromium is Debian's (/usr/bin/chromium); Playwright never downloads one.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("CCM_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+START_TIMEOUT_S = 300
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"app exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url + "api/v1/health", timeout=2) as health, \
+                    urllib.request.urlopen(url, timeout=2) as page:
+                if health.status == 200 and page.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"app did not serve within {START_TIMEOUT_S}s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Migrate a throw-away SQLite database, load a small demo practice, serve the app."""
+    data_dir = tmp_path_factory.mktemp("app-data")
+    env = {**os.environ, "CCM_DATA_DIR": str(data_dir), "REFLEX_TELEMETRY_ENABLED": "false"}
+    env.pop("CCM_DATABASE_URL", None)
+    env.pop("DATABASE_URL", None)
+    cli = [sys.executable, "-m", "ccm_pwa.cli"]
+    subprocess.run([*cli, "demo", "--patients", "40", "--care-managers", "2", "--seed", "5"],
+                   cwd=ROOT, env=env, check=True, capture_output=True)
+    port = _free_port()
+    log = data_dir / "server.log"
+    reflex = str(Path(sys.executable).with_name("reflex"))
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [reflex, "run", "--env", "prod", "--backend-port", str(port),
+             "--frontend-port", str(port), "--backend-host", "127.0.0.1"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_until_serving(url, process, log)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance() -> Iterator[Playwright]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: run ./scripts/test.sh, which installs it")
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance: Playwright) -> Iterator[Browser]:
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(params=["Pixel 7", "iPhone 14"])
+def phone(request: pytest.FixtureRequest, browser: Browser,
+          playwright_instance: Playwright) -> Iterator[Page]:
+    """A fresh phone-sized page (own cookies, own Reflex state) per test and device."""
+    device = dict(playwright_instance.devices[request.param])
+    device.pop("default_browser_type", None)
+    context: BrowserContext = browser.new_context(**device)
+    page = context.new_page()
+    yield page
+    context.close()
