@@ -2,12 +2,11 @@
 
 from logging.config import fileConfig
 
-from alembic import context
 from sqlmodel import SQLModel
-
 from sqlmodel.sql.sqltypes import AutoString
 
 import ccm_pwa.models  # noqa: F401  (registers every table on SQLModel.metadata)
+from alembic import context
 from ccm_pwa.db import get_engine
 from ccm_pwa.models import UtcDateTime
 
@@ -45,7 +44,7 @@ def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
     return False
 
 
-def _run(connection) -> None:  # noqa: ANN001
+def _run(connection) -> None:
     # Batch mode lets SQLite alter tables (it rebuilds them); PostgreSQL alters in place.
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=True, compare_type=True, render_item=render_item)

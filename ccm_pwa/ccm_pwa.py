@@ -9,6 +9,7 @@ app = rx.App(
     api_transformer=api,
     head_components=[
         rx.el.meta(name="theme-color", content="#0d9488"),
-        rx.el.meta(name="viewport", content="width=device-width, initial-scale=1, viewport-fit=cover"),
+        rx.el.meta(name="viewport",
+                   content="width=device-width, initial-scale=1, viewport-fit=cover"),
     ],
 )

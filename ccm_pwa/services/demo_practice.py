@@ -105,8 +105,8 @@ class _Staff:
     practitioners: list[User]
 
 
-def _create_staff(session, practice, rng, ids, count, result) -> _Staff:  # noqa: ANN001
-    def add(email: str, name: str, role: Role, kind: PerformerKind, credential: str, sup=None):  # noqa: ANN001, ANN202
+def _create_staff(session, practice, rng, ids, count, result) -> _Staff:
+    def add(email: str, name: str, role: Role, kind: PerformerKind, credential: str, sup=None):
         password = "".join(rng.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(12))
         secret = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(32))
         new = create_user(
@@ -121,9 +121,10 @@ def _create_staff(session, practice, rng, ids, count, result) -> _Staff:  # noqa
     add("admin", "Pat Admin", Role.ADMIN, PerformerKind.NON_CLINICAL, "")
     supervisor = add("supervisor", "Renee Walsh", Role.SUPERVISOR, PerformerKind.CLINICAL_STAFF,
                      "RN, CCM")
+    practitioner = PerformerKind.BILLING_PRACTITIONER
     practitioners = [
-        add("dr.osei", "Dr. Kwame Osei", Role.CARE_MANAGER, PerformerKind.BILLING_PRACTITIONER, "MD"),
-        add("np.hart", "Jo Hart, NP", Role.CARE_MANAGER, PerformerKind.BILLING_PRACTITIONER, "NP"),
+        add("dr.osei", "Dr. Kwame Osei", Role.CARE_MANAGER, practitioner, "MD"),
+        add("np.hart", "Jo Hart, NP", Role.CARE_MANAGER, practitioner, "NP"),
     ]
     managers = []
     for i in range(count):
@@ -144,7 +145,7 @@ def _pick_weighted(rng: random.Random, options: list[tuple[object, float]]) -> o
     return options[-1][0]
 
 
-def _create_patient(session, practice, rng, ids, index, staff, today, zone, result) -> None:  # noqa: ANN001, PLR0913
+def _create_patient(session, practice, rng, ids, index, staff, today, zone, result) -> None:
     program = _pick_weighted(rng, [(Program.CCM, 0.75), (Program.COMPLEX_CCM, 0.12),
                                    (Program.PCM, 0.13)])
     status = _pick_weighted(rng, [
@@ -240,7 +241,7 @@ def _create_patient(session, practice, rng, ids, index, staff, today, zone, resu
             created_at=datetime.combine(month_start, time(9), zone).astimezone(UTC)))
 
 
-def _create_time(session, rng, ids, patient, performers, first_day, last_day, target_minutes,  # noqa: ANN001, PLR0913
+def _create_time(session, rng, ids, patient, performers, first_day, last_day, target_minutes,
                  zone, today, result) -> None:
     remaining = target_minutes * 60
     days = (last_day - first_day).days + 1
@@ -279,7 +280,7 @@ def _create_time(session, rng, ids, patient, performers, first_day, last_day, ta
                              received_at=entry.received_at))
 
 
-def _create_care_plan(session, rng, ids, patient, manager, practitioner, established, zone) -> None:  # noqa: ANN001, PLR0913
+def _create_care_plan(session, rng, ids, patient, manager, practitioner, established, zone) -> None:
     plan = CarePlan(id=ids.next(), patient_id=patient.id, established_on=established,
                     established_by_id=practitioner.id, signed_by_id=practitioner.id,
                     copy_given_on=established, copy_given_method=rng.choice(["mail", "portal",

@@ -24,7 +24,7 @@ def _dump(session: Session) -> dict[str, list[tuple]]:
     for table in SQLModel.metadata.sorted_tables:
         columns = [c for c in table.c if c.name != "password_hash"]
         rows = session.execute(sa.select(*columns)).all()
-        dump[table.name] = sorted((tuple(str(v) for v in row) for row in rows))
+        dump[table.name] = sorted(tuple(str(v) for v in row) for row in rows)
     return dump
 
 

@@ -28,7 +28,7 @@ def test_every_table_is_created(db_url: str) -> None:
     assert set(SQLModel.metadata.tables) <= names
 
 
-def test_upgrade_from_empty_sqlite_file(tmp_path) -> None:  # noqa: ANN001
+def test_upgrade_from_empty_sqlite_file(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     assert current_revision(url) is None
     assert upgrade(url) == head_revision()
