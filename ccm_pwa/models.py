@@ -198,6 +198,7 @@ class User(Table, table=True):
     role: Role = _code(Role.CARE_MANAGER)
     performer_kind: PerformerKind = _code(PerformerKind.CLINICAL_STAFF)
     credential: str = ""  # "RN", "LPN", "MD", shown in the time log auditors ask for
+    npi: str = Field(default="", sa_type=sa.String(10))  # billing practitioners: on the claim
     supervisor_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", index=True)
     active: bool = True
     password_hash: str = ""

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 13:40:50.030148
+Create Date: 2026-11-23 13:48:06.495849
 """
 
 from collections.abc import Sequence
@@ -42,6 +42,7 @@ def upgrade() -> None:
     sa.Column('role', sa.String(length=32), nullable=False),
     sa.Column('performer_kind', sa.String(length=32), nullable=False),
     sa.Column('credential', sa.String(), nullable=False),
+    sa.Column('npi', sa.String(length=10), nullable=False),
     sa.Column('supervisor_id', sa.Uuid(), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('password_hash', sa.String(), nullable=False),

@@ -86,7 +86,27 @@ def build_parser() -> argparse.ArgumentParser:
     billing = commands.add_parser("billing", help="CMS billing").add_subparsers(
         dest="billing_command", required=True, parser_class=_Parser)
     billing.add_parser("evaluate", help="evaluate one case: JSON on stdin, JSON on stdout")
+    report = billing.add_parser("report", help="the month's claim lines")
+    report.add_argument("--month", required=True, type=_year_month, help="YYYY-MM")
+    report.add_argument("--format", choices=["csv", "json"], default="csv")
+    report.add_argument("--practice", default=None, help="practice name (if several)")
+    packet = billing.add_parser("packet", help="one patient's audit packet for a month")
+    packet.add_argument("--month", required=True, type=_year_month, help="YYYY-MM")
+    packet.add_argument("--mrn", required=True)
+    packet.add_argument("--format", choices=["html", "json"], default="html")
+    packet.add_argument("--practice", default=None, help="practice name (if several)")
+
+    rollups = commands.add_parser("rollups", help="monthly progress rollups").add_subparsers(
+        dest="rollups_command", required=True, parser_class=_Parser)
+    rebuild = rollups.add_parser("rebuild", help="recompute every rollup from the time events")
+    rebuild.add_argument("--practice", default=None, help="practice name (if several)")
     return parser
+
+
+def _year_month(text: str) -> object:
+    from ccm_pwa.cli.billing_reports import year_month
+
+    return year_month(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -184,6 +204,24 @@ def _billing_evaluate(_args: argparse.Namespace) -> int:
     return evaluate_command(sys.stdin, sys.stdout, sys.stderr)
 
 
+def _billing_report(args: argparse.Namespace) -> int:
+    from ccm_pwa.cli.billing_reports import run_report
+
+    return run_report(args)
+
+
+def _billing_packet(args: argparse.Namespace) -> int:
+    from ccm_pwa.cli.billing_reports import run_packet
+
+    return run_packet(args)
+
+
+def _rollups_rebuild(args: argparse.Namespace) -> int:
+    from ccm_pwa.cli.billing_reports import run_rebuild
+
+    return run_rebuild(args)
+
+
 def _fail(message: str) -> int:
     print(f"ccm-pwa: error: {message}", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -196,7 +234,10 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-_NEEDS_SCHEMA = {("practice", "add"), ("user", "add")}
+_NEEDS_SCHEMA = {
+    ("practice", "add"), ("user", "add"), ("billing", "report"), ("billing", "packet"),
+    ("rollups", "rebuild"),
+}
 
 _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("db", "upgrade"): _db_upgrade,
@@ -205,4 +246,7 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("demo", None): _demo,
     ("user", "add"): _user_add,
     ("billing", "evaluate"): _billing_evaluate,
+    ("billing", "report"): _billing_report,
+    ("billing", "packet"): _billing_packet,
+    ("rollups", "rebuild"): _rollups_rebuild,
 }

@@ -41,6 +41,7 @@ from ccm_pwa.models import (
 from ccm_pwa.services import demo_data as data
 from ccm_pwa.services.practices import create_practice
 from ccm_pwa.services.purge import delete_practice
+from ccm_pwa.services.rollups import rebuild_rollups
 from ccm_pwa.services.users import create_user
 
 DEMO_PRACTICE_NAME = "Riverbend Family Medicine (demo)"
@@ -95,6 +96,7 @@ def create_demo_practice(
         _create_patient(session, practice, rng, ids, index, staff, today, zone, result)
     result.patients = patients
     session.flush()
+    rebuild_rollups(session=session, practice=practice)
     return result
 
 
@@ -106,7 +108,8 @@ class _Staff:
 
 
 def _create_staff(session, practice, rng, ids, count, result) -> _Staff:
-    def add(email: str, name: str, role: Role, kind: PerformerKind, credential: str, sup=None):
+    def add(email: str, name: str, role: Role, kind: PerformerKind, credential: str,
+            sup: uuid.UUID | None = None, npi: str = "") -> User:
         password = "".join(rng.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(12))
         secret = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(32))
         new = create_user(
@@ -115,6 +118,7 @@ def _create_staff(session, practice, rng, ids, count, result) -> _Staff:
             password=password, totp_secret=secret, user_id=ids.next(),
         )
         new.user.created_at = practice.created_at
+        new.user.npi = npi
         result.logins.append(DemoLogin(new.user.email, name, role.value, password, secret))
         return new.user
 
@@ -123,8 +127,8 @@ def _create_staff(session, practice, rng, ids, count, result) -> _Staff:
                      "RN, CCM")
     practitioner = PerformerKind.BILLING_PRACTITIONER
     practitioners = [
-        add("dr.osei", "Dr. Kwame Osei", Role.CARE_MANAGER, practitioner, "MD"),
-        add("np.hart", "Jo Hart, NP", Role.CARE_MANAGER, practitioner, "NP"),
+        add("dr.osei", "Dr. Kwame Osei", Role.CARE_MANAGER, practitioner, "MD", npi="1245319599"),
+        add("np.hart", "Jo Hart, NP", Role.CARE_MANAGER, practitioner, "NP", npi="1972681237"),
     ]
     managers = []
     for i in range(count):

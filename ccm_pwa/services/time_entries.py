@@ -1,0 +1,109 @@
+"""Record and void care-management time: append-only events plus their rollups, atomically."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from ccm_pwa.models import (
+    Activity,
+    Patient,
+    PerformerKind,
+    Practice,
+    TimeEntry,
+    TimeEntryVoid,
+    TimeSource,
+    User,
+    utc_now,
+)
+from ccm_pwa.services.rollups import months_of_entry, refresh_patient_months
+
+# A stretch longer than a day is a stuck timer, not care-management work.
+MAX_ENTRY_SECONDS = 24 * 3600
+LONG_ENTRY_SECONDS = 90 * 60
+
+
+class TimeEntryError(ValueError):
+    """The entry cannot be recorded or voided as asked; the message says why."""
+
+
+def record_time_entry(
+    *,
+    session: Session,
+    patient_id: uuid.UUID,
+    performer: User,
+    started_at: datetime,
+    duration_seconds: int,
+    activity: Activity,
+    note: str = "",
+    source: TimeSource = TimeSource.TIMER,
+    entry_id: uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
+    performer_kind: PerformerKind | None = None,
+) -> TimeEntry:
+    """Store one entry and refresh the patient's rollups; a replayed id is returned as is."""
+    if started_at.tzinfo is None or started_at.utcoffset() is None:
+        raise TimeEntryError("started_at must carry a time zone offset")
+    if not 0 < duration_seconds <= MAX_ENTRY_SECONDS:
+        raise TimeEntryError(
+            f"duration_seconds must be between 1 and {MAX_ENTRY_SECONDS}, got {duration_seconds}")
+    if entry_id is not None and (existing := session.get(TimeEntry, entry_id)) is not None:
+        if existing.patient_id != patient_id or existing.performer_id != performer.id:
+            raise TimeEntryError(f"entry {entry_id} already exists for another patient or person")
+        return existing  # the same entry seen twice counts once
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise TimeEntryError(f"no patient {patient_id}")
+    now = utc_now()
+    flags = []
+    if source == TimeSource.MANUAL:
+        flags.append("manual")
+    if duration_seconds > LONG_ENTRY_SECONDS:
+        flags.append("over_90_min")
+    if started_at > now + timedelta(minutes=5):
+        flags.append("future_dated")
+    entry = TimeEntry(
+        id=entry_id or uuid.uuid4(), patient_id=patient_id, performer_id=performer.id,
+        performer_kind=performer_kind or performer.performer_kind, activity=activity, note=note,
+        started_at=started_at, duration_seconds=duration_seconds, source=source,
+        occurred_at=occurred_at or now, received_at=now, review_flags=flags,
+    )
+    session.add(entry)
+    session.flush()
+    _refresh(session, patient, entry)
+    return entry
+
+
+def void_time_entry(
+    *, session: Session, entry_id: uuid.UUID, reason: str, voided_by: User,
+    occurred_at: datetime | None = None,
+) -> TimeEntryVoid:
+    """Void an entry with a reason (never edit in place); voiding twice keeps the first."""
+    if not reason.strip():
+        raise TimeEntryError("a void needs a reason")
+    entry = session.get(TimeEntry, entry_id)
+    if entry is None:
+        raise TimeEntryError(f"no time entry {entry_id}")
+    existing = session.exec(select(TimeEntryVoid)
+                            .where(TimeEntryVoid.time_entry_id == entry_id)).first()
+    if existing is not None:
+        return existing
+    now = utc_now()
+    void = TimeEntryVoid(time_entry_id=entry_id, reason=reason.strip(), voided_by_id=voided_by.id,
+                         occurred_at=occurred_at or now, received_at=now)
+    session.add(void)
+    session.flush()
+    patient = session.get(Patient, entry.patient_id)
+    assert patient is not None
+    _refresh(session, patient, entry)
+    return void
+
+
+def _refresh(session: Session, patient: Patient, entry: TimeEntry) -> None:
+    practice = session.get(Practice, patient.practice_id)
+    assert practice is not None
+    refresh_patient_months(session=session, practice=practice, patient_id=patient.id,
+                           months=months_of_entry(entry, ZoneInfo(practice.timezone)))
