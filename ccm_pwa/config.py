@@ -41,6 +41,7 @@ class Settings:
     session_idle_minutes: int = 15
     session_absolute_hours: int = 12
     public_url: str | None = None
+    reports_api_token: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -58,4 +59,5 @@ def load_settings() -> Settings:
         session_idle_minutes=int(_env("CCM_SESSION_IDLE_MINUTES", "15") or 15),
         session_absolute_hours=int(_env("CCM_SESSION_ABSOLUTE_HOURS", "12") or 12),
         public_url=_env("CCM_PUBLIC_URL"),
+        reports_api_token=_env("CCM_REPORTS_API_TOKEN"),
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from ccm_pwa.api.routes import health
+from ccm_pwa.api.errors import install_error_handlers
+from ccm_pwa.api.routes import health, reports
 
 API_PREFIX = "/api/v1"
 
@@ -15,4 +16,6 @@ api = FastAPI(
     docs_url=None,  # no third-party CDN assets (design §5)
     redoc_url=None,
 )
+install_error_handlers(api)
 api.include_router(health.router, prefix=API_PREFIX)
+api.include_router(reports.router, prefix=API_PREFIX)

@@ -27,7 +27,7 @@ MONTH = YearMonth(2026, 11)
 ZONES = ["America/Chicago", "America/New_York", "Pacific/Honolulu", "Asia/Kolkata", "Pacific/Auckland"]
 # From two days before to two days after November, so boundary splits happen in every zone.
 WINDOW_START = datetime(2026, 10, 30, tzinfo=UTC)
-WINDOW_SECONDS = 34 * 24 * 3600
+WINDOW_DAYS = 34
 COUNTABLE = [Performer.CLINICAL_STAFF, Performer.BILLING_PRACTITIONER]
 PERFORMERS = [*COUNTABLE, *COUNTABLE, Performer.NON_CLINICAL]
 CONDITIONS = [("E11.9", "I10"), ("E11.9", "I10", "N18.3"), ("I10",)]
@@ -35,7 +35,12 @@ consent_dates = st.one_of(
     st.just(date(2026, 10, 2)), st.none(), st.dates(date(2026, 10, 25), date(2026, 12, 2))
 )
 
-instants = st.integers(0, WINDOW_SECONDS).map(lambda s: WINDOW_START + timedelta(seconds=s))
+# sampled_from spreads days evenly; plain integers would crowd the window's edges.
+instants = st.builds(
+    lambda day, second: WINDOW_START + timedelta(days=day, seconds=second),
+    st.sampled_from(range(WINDOW_DAYS)),
+    st.integers(0, 24 * 3600 - 1),
+)
 # The same instant written with different offsets: only the instant may matter.
 offsets = st.sampled_from([timezone(timedelta(hours=h)) for h in (-10, -6, 0, 5.5, 13)])
 started_ats = st.tuples(instants, offsets).map(lambda pair: pair[0].astimezone(pair[1]))
