@@ -107,6 +107,14 @@ class TimeTotals:
 
 @dataclass(frozen=True)
 class MonthEvaluation:
+    """The month's verdict with its evidence, so a biller or auditor can retrace it.
+
+    `chosen` is the best-paying lane the time reaches, kept even when a patient-level
+    blocker makes the month unbillable (progress screens still show what the time earned);
+    `claim_lines` is empty unless `billable`. `shown` is the lane `next` and the countable
+    minutes refer to: `chosen`, or else the program's first available lane.
+    """
+
     month: YearMonth
     fee_year: int
     billable: bool
@@ -135,7 +143,8 @@ class MonthEvaluation:
         """Other compliant lanes, so a biller can see what was passed over and for how much."""
         if not self.billable:
             return ()
-        return tuple(r for r in self.lanes if r.compliant and r is not self.chosen)
+        chosen = self.chosen.lane if self.chosen else None
+        return tuple(r for r in self.lanes if r.compliant and r.lane != chosen)
 
 
 def evaluate_month(case: BillingCase) -> MonthEvaluation:
@@ -251,7 +260,7 @@ def _time_shortfalls(lanes: tuple[LaneResult, ...]) -> list[str]:
             else "clinical staff and billing practitioner time"
         )
         shortfalls.append(
-            f"only {result.minutes} min of {pool} counted this month; "
+            f"{result.minutes} min of {pool} counted this month; "
             f"{lane.base_code} needs {lane.base_minutes} min"
         )
     return shortfalls
@@ -286,7 +295,7 @@ def _notes(
     if chosen.minutes >= cap_minutes + lane.add_on_minutes:
         notes.append(
             f"{lane.add_on_code} is capped at {lane.max_add_on_units} units "
-            f"({lane.cap_reason}); {chosen.minutes - cap_minutes} min beyond "
+            f"({lane.cap_reason}): {chosen.minutes - cap_minutes} min beyond "
             f"{cap_minutes} min add no units"
         )
     return notes

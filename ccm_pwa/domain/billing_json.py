@@ -186,9 +186,11 @@ def _patient(data: dict[str, object], root: dict[str, object]) -> Patient:
     conditions = _list(
         _required(data, "chronic_conditions", "patient"), "patient.chronic_conditions"
     )
+    codes: list[str] = []
     for i, code in enumerate(conditions):
         if not isinstance(code, str):
             raise CaseError(f"patient.chronic_conditions[{i}]", "must be a diagnosis code string")
+        codes.append(code)
     program = _choice(_required(data, "program", "patient"), "patient.program", Program)
     stays = _list(data.get("inpatient_stays", []), "patient.inpatient_stays")
     care_plan = _optional_bool(data, "care_plan_in_force", "patient")
@@ -198,7 +200,7 @@ def _patient(data: dict[str, object], root: dict[str, object]) -> Patient:
     elif top_level_care_plan is not None and top_level_care_plan != care_plan:
         raise CaseError("care_plan_in_force", "contradicts patient.care_plan_in_force")
     return Patient(
-        chronic_conditions=tuple(conditions),  # type: ignore[arg-type]
+        chronic_conditions=tuple(codes),
         program=program,
         consent_date=_consent_date(data.get("consent_date")),
         complex_mdm=_optional_bool(data, "complex_mdm", "patient") or False,

@@ -78,7 +78,7 @@ CCM_STAFF = Lane(
     max_add_on_units=2,
     counted_performers=STAFF_AND_PRACTITIONER,
     tie_rank=0,
-    cap_reason="99439 is limited to 2 units per month (CMS frequency limit)",
+    cap_reason="CMS frequency limit of 2 per month",
 )
 CCM_COMPLEX = Lane(
     key="ccm_complex",
@@ -90,7 +90,7 @@ CCM_COMPLEX = Lane(
     max_add_on_units=10,
     counted_performers=STAFF_AND_PRACTITIONER,
     tie_rank=2,
-    cap_reason="no CPT monthly cap for 99489; capped at its MUE of 10 units",
+    cap_reason="no CPT monthly cap; its MUE of 10 is used",
     needs_complex_mdm=True,
 )
 CCM_PRACTITIONER = Lane(
@@ -103,7 +103,7 @@ CCM_PRACTITIONER = Lane(
     max_add_on_units=2,
     counted_performers=PRACTITIONER_ONLY,
     tie_rank=3,
-    cap_reason="no monthly cap found for 99437; capped at its MUE of 2 units",
+    cap_reason="no monthly cap found; its MUE of 2 per date of service is used",
 )
 PCM_STAFF = Lane(
     key="pcm_staff",
@@ -115,7 +115,7 @@ PCM_STAFF = Lane(
     max_add_on_units=2,
     counted_performers=STAFF_AND_PRACTITIONER,
     tie_rank=1,
-    cap_reason="sources conflict on a 99427 cap (none vs 2); the lower, 2, is used",
+    cap_reason="sources conflict (no cap vs 2); the lower, 2, is used",
 )
 PCM_PRACTITIONER = Lane(
     key="pcm_practitioner",
@@ -127,7 +127,7 @@ PCM_PRACTITIONER = Lane(
     max_add_on_units=2,
     counted_performers=PRACTITIONER_ONLY,
     tie_rank=4,
-    cap_reason="no 99425 cap found (VERIFY); capped at 2 like 99427 and 99437",
+    cap_reason="no cap found (VERIFY); 2 is used, as for 99427 and 99437",
 )
 
 # The first lane of each program is the one progress screens show.

@@ -16,7 +16,7 @@ class Fee:
 
 
 # None means the rules document says "not found": such a code ranks as $0 when lanes are
-# compared but is still billable. Ranges ("~$48–50") are entered at their lower bound.
+# compared but is still billable. Ranges ("~$48-50") are entered at their lower bound.
 FEE_SCHEDULE: dict[int, dict[str, Fee | None]] = {
     2025: {
         "99490": Fee(Decimal("60.49"), source="HumWorld-2025"),
@@ -33,7 +33,7 @@ FEE_SCHEDULE: dict[int, dict[str, Fee | None]] = {
     2026: {
         "99490": Fee(Decimal("66.13"), source="payerready-99490; cptcalc-99490 (RVU 1.98)"),
         "99439": Fee(
-            Decimal("48.00"), approximate=True, source="~$48–50, lower bound; positivecheck"
+            Decimal("48.00"), approximate=True, source="~$48-50, lower bound; positivecheck"
         ),
         "99491": None,
         "99437": Fee(Decimal("63.13"), source="payerready-99437 (RVU 1.89)"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -43,7 +43,7 @@ class PatientMonthInput:
 
     patient: Patient
     case: case_model.BillingCase
-    entries: tuple[TimeEntry, ...]
+    entries: tuple[sa.Row, ...]  # ENTRY_COLUMNS of each TimeEntry, oldest first
     voided: frozenset[uuid.UUID]
     consent: Consent | None
     conditions: tuple[Condition, ...]
@@ -87,9 +87,7 @@ def load_month_inputs(
                                   CarePlan.established_on <= month.last_day))
     assessments = {a.patient_id: a for a in _in_chunks(
         session, MonthlyAssessment, ids, MonthlyAssessment.month == str(month))}
-    entries = by_patient(_in_chunks(
-        session, TimeEntry, ids, TimeEntry.started_at >= start - MAX_ENTRY_SPAN,
-        TimeEntry.started_at < end))
+    entries = by_patient(_entry_rows(session, ids, start - MAX_ENTRY_SPAN, end))
     entry_ids = [e.id for rows in entries.values() for e in rows]
     voided = frozenset(v.time_entry_id for v in _voids(session, entry_ids))
 
@@ -150,6 +148,27 @@ def _in_chunks(session: Session, model: type, ids: list[uuid.UUID], *where: obje
     for i in range(0, len(ids), 500):
         chunk = ids[i : i + 500]
         rows.extend(session.exec(select(model).where(model.patient_id.in_(chunk), *where)))
+    return rows
+
+
+# What billing, reports and packets read of an entry: plain rows, not ORM objects, because a
+# month-end run reads hundreds of thousands of them (bench/progress.py).
+ENTRY_COLUMNS = (
+    TimeEntry.id, TimeEntry.patient_id, TimeEntry.performer_id, TimeEntry.performer_kind,
+    TimeEntry.activity, TimeEntry.note, TimeEntry.started_at, TimeEntry.duration_seconds,
+    TimeEntry.source,
+)
+
+
+def _entry_rows(session: Session, ids: list[uuid.UUID], since: datetime,
+                until: datetime) -> list[sa.Row]:
+    rows: list[sa.Row] = []
+    for i in range(0, len(ids), 500):
+        chunk = ids[i : i + 500]
+        rows.extend(session.execute(
+            sa.select(*ENTRY_COLUMNS).where(TimeEntry.patient_id.in_(chunk),
+                                            TimeEntry.started_at >= since,
+                                            TimeEntry.started_at < until)))
     return rows
 
 

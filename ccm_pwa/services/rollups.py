@@ -80,8 +80,14 @@ def _months_with_entries(
     return months
 
 
+_ROLLUP_NAMESPACE = uuid.UUID("5b0c1f8e-3d7a-4c61-9a51-2f0b8f6c9e10")
+
+
 def _row(item: PatientMonthInput, evaluation: MonthEvaluation) -> PatientMonth:
-    row = PatientMonth(patient_id=item.patient.id, month=str(item.case.month))
+    # The id follows from (patient, month), so a rebuild recreates the very same rows.
+    month = str(item.case.month)
+    row = PatientMonth(id=uuid.uuid5(_ROLLUP_NAMESPACE, f"{item.patient.id}/{month}"),
+                       patient_id=item.patient.id, month=month)
     _fill(row, item, evaluation)
     return row
 
@@ -120,5 +126,5 @@ def claim_codes_text(evaluation: MonthEvaluation) -> str:
                     for line in evaluation.claim_lines)
 
 
-def _last_contact(entries: list[TimeEntry]) -> datetime | None:
+def _last_contact(entries: list[sa.Row]) -> datetime | None:
     return max((e.started_at for e in entries), default=None)

@@ -22,6 +22,7 @@ from ccm_pwa.services.billing_report import (
     rows_as_csv,
 )
 from ccm_pwa.services.demo_practice import create_demo_practice
+from ccm_pwa.services.team_progress import team_progress, team_progress_from_events
 
 OCTOBER = YearMonth(2026, 10)
 BASE_CODES = {"99490", "99487", "99491", "99424", "99426"}
@@ -101,3 +102,12 @@ def test_unbillable_patient_packet_says_why(session: Session, demo: Practice) ->
     packet = audit_packet(session=session, practice=demo, month=OCTOBER, patient=patient)
     assert packet["result"]["billable"] is False
     assert packet["result"]["reasons"]
+
+
+def test_team_progress_from_rollups_equals_recompute(session: Session, demo: Practice) -> None:
+    for month in (OCTOBER, YearMonth(2026, 11)):
+        from_rollups = team_progress(session=session, practice=demo, month=month)
+        assert from_rollups == team_progress_from_events(session=session, practice=demo,
+                                                         month=month)
+        assert sum(r.billable_patients for r in from_rollups) > 0
+        assert sum(r.enrolled_patients for r in from_rollups) > 80

@@ -105,7 +105,9 @@ CASES: dict[str, tuple[BillingCase, Expected]] = {
     ),
     "practitioner 1800 s (2025): 99491 beats 99490": (
         case(entry(1800, performer=PRACTITIONER), fee_year=2025),
-        Expected([("99491", 1)], ("99437", 30), "ccm_practitioner", "82.16", {"ccm_staff": "60.49"}),
+        Expected(
+            [("99491", 1)], ("99437", 30), "ccm_practitioner", "82.16", {"ccm_staff": "60.49"}
+        ),
     ),
     "practitioner 1800 s (2026): 99491 fee unknown, 99490 wins": (
         case(entry(1800, performer=PRACTITIONER)),
@@ -118,21 +120,30 @@ CASES: dict[str, tuple[BillingCase, Expected]] = {
     "practitioner 90 min (2025): QHP lane pays most": (
         case(entry(5400, performer=PRACTITIONER), fee_year=2025),
         Expected(
-            [("99491", 1), ("99437", 2)], None, "ccm_practitioner", "197.32",
+            [("99491", 1), ("99437", 2)],
+            None,
+            "ccm_practitioner",
+            "197.32",
             {"ccm_staff": "152.35"},
         ),
     ),
     "practitioner 90 min (2026): staff lane pays most": (
         case(entry(5400, performer=PRACTITIONER)),
         Expected(
-            [("99490", 1), ("99439", 2)], None, "ccm_staff", "162.13",
+            [("99490", 1), ("99439", 2)],
+            None,
+            "ccm_staff",
+            "162.13",
             {"ccm_practitioner": "126.26"},
         ),
     ),
     "practitioner 150 min (2025): 99437 capped at 2": (
         case(entry(9000, performer=PRACTITIONER), fee_year=2025),
         Expected(
-            [("99491", 1), ("99437", 2)], None, "ccm_practitioner", "197.32",
+            [("99491", 1), ("99437", 2)],
+            None,
+            "ccm_practitioner",
+            "197.32",
             {"ccm_staff": "152.35"},
         ),
     ),
@@ -156,21 +167,30 @@ CASES: dict[str, tuple[BillingCase, Expected]] = {
     "complex 5400 s: 99487 + 99489": (
         case(entry(5400), program=Program.COMPLEX_CCM, complex_mdm=True),
         Expected(
-            [("99487", 1), ("99489", 1)], ("99489", 30), "ccm_complex", "222.45",
+            [("99487", 1), ("99489", 1)],
+            ("99489", 30),
+            "ccm_complex",
+            "222.45",
             {"ccm_staff": "162.13"},
         ),
     ),
     "complex 5400 s (2025)": (
         case(entry(5400), program=Program.COMPLEX_CCM, complex_mdm=True, fee_year=2025),
         Expected(
-            [("99487", 1), ("99489", 1)], ("99489", 30), "ccm_complex", "202.17",
+            [("99487", 1), ("99489", 1)],
+            ("99489", 30),
+            "ccm_complex",
+            "202.17",
             {"ccm_staff": "152.35"},
         ),
     ),
     "complex 420 min: 99489 capped at its MUE of 10": (
         case(*staff_many(*[3600] * 7), program=Program.COMPLEX_CCM, complex_mdm=True),
         Expected(
-            [("99487", 1), ("99489", 10)], None, "ccm_complex", "925.89",
+            [("99487", 1), ("99489", 10)],
+            None,
+            "ccm_complex",
+            "925.89",
             {"ccm_staff": "162.13"},
         ),
     ),
@@ -207,7 +227,10 @@ CASES: dict[str, tuple[BillingCase, Expected]] = {
     "PCM practitioner 180 min: 99425 capped at 2": (
         case(entry(10800, performer=PRACTITIONER), program=Program.PCM, conditions=("I50.9",)),
         Expected(
-            [("99424", 1), ("99425", 2)], None, "pcm_practitioner", "210.76",
+            [("99424", 1), ("99425", 2)],
+            None,
+            "pcm_practitioner",
+            "210.76",
             {"pcm_staff": "90.84"},
         ),
     ),
@@ -443,9 +466,14 @@ def test_only_the_overlapping_part_of_an_entry_is_excluded() -> None:
 
 def test_an_ongoing_stay_excludes_to_month_end() -> None:
     evaluation = evaluate_month(
-        case(entry(1800, at="2026-11-25T10:00:00-06:00"), stays=(("2026-11-20T08:00:00-06:00", None),))
+        case(
+            entry(1800, at="2026-11-25T10:00:00-06:00"),
+            stays=(("2026-11-20T08:00:00-06:00", None),),
+        )
     )
-    assert excluded(evaluation) == [("e1", 1800, "during inpatient stay from 2026-11-20 (still admitted)")]
+    assert excluded(evaluation) == [
+        ("e1", 1800, "during inpatient stay from 2026-11-20 (still admitted)")
+    ]
 
 
 # --- Zones, DST, month boundaries, leap year, date of service ---------------------------------
@@ -548,3 +576,12 @@ def test_threshold_reached_exactly_at_midnight_belongs_to_the_day_before() -> No
         )
     )
     assert evaluation.claim_lines[0].date_of_service == date(2026, 11, 4)
+
+
+def test_short_month_says_how_many_minutes_each_lane_has_and_needs() -> None:
+    evaluation = evaluate_month(case(entry(1199)))
+    assert evaluation.reasons == (
+        "19 min of clinical staff and billing practitioner time counted this month; "
+        "99490 needs 20 min",
+        "0 min of the billing practitioner's own time counted this month; 99491 needs 30 min",
+    )

@@ -24,7 +24,13 @@ from ccm_pwa.domain.billing_json import evaluation_to_dict
 from ccm_pwa.domain.calendar import YearMonth
 
 MONTH = YearMonth(2026, 11)
-ZONES = ["America/Chicago", "America/New_York", "Pacific/Honolulu", "Asia/Kolkata", "Pacific/Auckland"]
+ZONES = [
+    "America/Chicago",
+    "America/New_York",
+    "Pacific/Honolulu",
+    "Asia/Kolkata",
+    "Pacific/Auckland",
+]
 # From two days before to two days after November, so boundary splits happen in every zone.
 WINDOW_START = datetime(2026, 10, 30, tzinfo=UTC)
 WINDOW_DAYS = 34
@@ -98,8 +104,20 @@ def cases(draw: st.DrawFn) -> BillingCase:
 def claim(evaluation: MonthEvaluation) -> dict[str, object]:
     """What a payer would see: lines, their dates and amounts, and the time they rest on."""
     out = evaluation_to_dict(evaluation)
-    return {key: out[key] for key in ("billable", "minutes", "claim_lines", "next", "lane",
-                                       "total_amount", "seconds", "alternatives", "reasons")}
+    return {
+        key: out[key]
+        for key in (
+            "billable",
+            "minutes",
+            "claim_lines",
+            "next",
+            "lane",
+            "total_amount",
+            "seconds",
+            "alternatives",
+            "reasons",
+        )
+    }
 
 
 def units_by_lane(evaluation: MonthEvaluation) -> dict[str, int]:
@@ -203,11 +221,7 @@ def test_every_second_is_counted_or_explained(case: BillingCase) -> None:
     evaluation = evaluate_month(case)
     unique = {e.id: e for e in case.time_entries}
     logged = sum(e.duration_seconds for e in unique.values())
-    counted = (
-        evaluation.time.clinical_staff_seconds + evaluation.time.billing_practitioner_seconds
-    )
-    explained = sum(
-        x.seconds for x in evaluation.excluded if not x.reason.startswith("recorded ")
-    )
+    counted = evaluation.time.clinical_staff_seconds + evaluation.time.billing_practitioner_seconds
+    explained = sum(x.seconds for x in evaluation.excluded if not x.reason.startswith("recorded "))
     assert counted + explained == logged
     json.dumps(evaluation_to_dict(evaluation))  # always serialisable

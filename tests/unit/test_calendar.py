@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -102,7 +103,7 @@ def test_split_covers_every_month_of_a_long_interval_without_gaps() -> None:
     assert [str(m) for m, _, _ in pieces] == ["2026-10", "2026-11", "2026-12", "2027-01"]
     assert pieces[0][1] == start.astimezone(UTC)
     assert pieces[-1][2] == end.astimezone(UTC)
-    assert all(a[2] == b[1] for a, b in zip(pieces, pieces[1:], strict=False))
+    assert all(a[2] == b[1] for a, b in pairwise(pieces))
 
 
 def test_split_of_an_empty_interval_is_empty() -> None:
