@@ -20,8 +20,7 @@ def evaluate_command(stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
         return _bad_input(stderr, CaseError("$", "input is not UTF-8 text"))
     except CaseError as error:
         return _bad_input(stderr, error)
-    json.dump(evaluation_to_dict(evaluate_month(case)), stdout, indent=2)
-    stdout.write("\n")
+    stdout.write(json.dumps(evaluation_to_dict(evaluate_month(case)), indent=2) + "\n")
     return EXIT_OK
 
 

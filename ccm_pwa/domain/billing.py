@@ -168,10 +168,13 @@ def evaluate_month(case: BillingCase) -> MonthEvaluation:
     reasons = list(blockers)
     if chosen is None:
         reasons.extend(_time_shortfalls(lanes))
-    notes = _notes(case, lanes, chosen if billable else None)
-    if not billable and any(r.unavailable_reason for r in lanes):
-        reasons.append(_MDM_WORDS)
-        notes.remove(_MDM_WORDS)
+    notes = _notes(case, chosen if billable else None)
+    if any(r.unavailable_reason for r in lanes):
+        # Said either way: why it bills a lesser lane, or part of why it is not billable.
+        if billable:
+            notes.insert(0, _MDM_WORDS)
+        else:
+            reasons.append(_MDM_WORDS)
     return MonthEvaluation(
         month=case.month,
         fee_year=case.fee_year,
@@ -266,13 +269,9 @@ def _time_shortfalls(lanes: tuple[LaneResult, ...]) -> list[str]:
     return shortfalls
 
 
-def _notes(
-    case: BillingCase, lanes: tuple[LaneResult, ...], chosen: LaneResult | None
-) -> list[str]:
+def _notes(case: BillingCase, chosen: LaneResult | None) -> list[str]:
     """Facts a biller should see even on a billable month: what was assumed or capped."""
     notes: list[str] = []
-    if any(r.unavailable_reason for r in lanes):
-        notes.append(_MDM_WORDS)
     if case.patient.care_plan_in_force is None:
         notes.append("care plan in force was not checked")
     if case.fee_year not in FEE_SCHEDULE:

@@ -24,7 +24,7 @@ from ccm_pwa.domain.fee_schedule import FEE_SCHEDULE, fee_years
 # A single entry longer than a month is a data error, and the cap keeps date math in range.
 MAX_DURATION_SECONDS = 31 * 24 * 3600
 _EARLIEST_YEAR, _LATEST_YEAR = 1900, 2999
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 _Choice = TypeVar("_Choice", Program, Performer)

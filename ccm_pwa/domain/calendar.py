@@ -6,9 +6,10 @@ import re
 from calendar import monthrange
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-_YEAR_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_YEAR_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
 @dataclass(frozen=True, order=True)
@@ -19,8 +20,7 @@ class YearMonth:
     month: int
 
     def __post_init__(self) -> None:
-        # 9998 keeps `following()` and the month's end bound representable.
-        if not 1 <= self.year <= 9998:
+        if not 1 <= self.year <= 9999:
             raise ValueError(f"year {self.year} is out of range")
         if not 1 <= self.month <= 12:
             raise ValueError(f"month {self.month} is out of range")
@@ -89,8 +89,12 @@ def start_of_local_day(day: date, zone: ZoneInfo) -> datetime:
     return high.replace(microsecond=0)
 
 
+@lru_cache(maxsize=1024)
 def month_bounds(month: YearMonth, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """[start, end) of the local month in UTC, so comparisons never use wall-clock time."""
+    """[start, end) of the local month in UTC, so comparisons never use wall-clock time.
+
+    Cached: a month-end run asks for the same few bounds once per time entry.
+    """
     return (
         start_of_local_day(month.first_day, zone),
         start_of_local_day(month.following().first_day, zone),

@@ -47,7 +47,8 @@ def render_packet_html(packet: dict) -> str:
         "</table><table><tr><th>Code</th><th>Units</th><th>Date of service</th>"
         "<th>Amount</th></tr>",
         *(f"<tr><td>{escape(line['code'])}</td><td>{line['units']}</td>"
-          f"<td>{escape(line['date_of_service'])}</td><td>${escape(line['amount'])}</td></tr>"
+          f"<td>{escape(line['date_of_service'])}</td>"
+          f"<td>{'$' + escape(line['amount']) if line['amount'] else 'fee not in table'}</td></tr>"
           for line in result["claim_lines"]),
         "</table><h2>Chronic conditions</h2><table>",
         _rows([(c["code"], f"{c['description']} (onset {c['onset'] or 'unknown'})")

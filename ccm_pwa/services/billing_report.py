@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from ccm_pwa.domain.billing import MonthEvaluation, evaluate_month
+from ccm_pwa.domain.billing import ClaimLine, MonthEvaluation, evaluate_month
 from ccm_pwa.domain.calendar import YearMonth, month_bounds
 from ccm_pwa.models import CarePlanRevision, Patient, Practice, User
 from ccm_pwa.services.billing_cases import PatientMonthInput, load_month_inputs
@@ -59,8 +59,13 @@ def claim_rows(*, session: Session, practice: Practice, month: YearMonth) -> lis
                 minutes=evaluation.time.countable_seconds // 60,
                 diagnosis_codes=" ".join(sorted(c.icd10_code for c in item.conditions)),
                 date_of_service=line.date_of_service.isoformat(),
-                amount=f"{line.amount:.2f}", lane=evaluation.chosen.lane.key))
+                amount=_amount(line), lane=evaluation.chosen.lane.key))
     return rows
+
+
+def _amount(line: ClaimLine) -> str:
+    """Blank when the fee table has no amount for the code: a biller must look it up."""
+    return f"{line.amount:.2f}" if line.unit_fee is not None else ""
 
 
 def rows_as_csv(rows: list[ClaimRow]) -> str:
@@ -73,9 +78,10 @@ def rows_as_csv(rows: list[ClaimRow]) -> str:
 
 
 def report_summary(rows: list[ClaimRow]) -> dict[str, object]:
-    total = sum((Decimal(r.amount) for r in rows), Decimal("0.00"))
+    total = sum((Decimal(r.amount) for r in rows if r.amount), Decimal("0.00"))
     return {"claim_lines": len(rows), "patients": len({r.mrn for r in rows}),
-            "expected_amount": f"{total:.2f}"}
+            "expected_amount": f"{total:.2f}",
+            "lines_without_fee": sum(1 for r in rows if not r.amount)}
 
 
 def audit_packet(
@@ -109,7 +115,7 @@ def _result(evaluation: MonthEvaluation) -> dict[str, object]:
         "countable_minutes": evaluation.time.countable_seconds // 60,
         "claim_lines": [{"code": line.code, "units": line.units,
                          "date_of_service": line.date_of_service.isoformat(),
-                         "amount": f"{line.amount:.2f}"} for line in evaluation.claim_lines],
+                         "amount": _amount(line)} for line in evaluation.claim_lines],
         "reasons": list(evaluation.reasons),
         "notes": list(evaluation.notes),
     }

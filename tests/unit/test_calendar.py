@@ -36,7 +36,8 @@ def test_parse_year_month_round_trips(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["2026-13", "2026-00", "2026-1", "26-11", "2026-11-01", " 2026-11", "2026/11", ""]
+    "text",
+    ["2026-13", "2026-00", "2026-1", "26-11", "2026-11-01", " 2026-11", "2026/11", "", "٢٠٢٦-١١"],
 )
 def test_parse_year_month_refuses_impossible_or_loose_months(text: str) -> None:
     with pytest.raises(ValueError):
