@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ccm_pwa.api.errors import install_error_handlers
-from ccm_pwa.api.routes import health, reports
+from ccm_pwa.api.routes import health, reports, session
 
 API_PREFIX = "/api/v1"
 
@@ -19,3 +19,4 @@ api = FastAPI(
 install_error_handlers(api)
 api.include_router(health.router, prefix=API_PREFIX)
 api.include_router(reports.router, prefix=API_PREFIX)
+api.include_router(session.router, prefix=API_PREFIX)

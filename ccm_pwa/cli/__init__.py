@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import NoReturn
 
 EXIT_BAD_INPUT = 2
@@ -96,11 +96,26 @@ def build_parser() -> argparse.ArgumentParser:
     packet.add_argument("--format", choices=["html", "json"], default="html")
     packet.add_argument("--practice", default=None, help="practice name (if several)")
 
+    audit = commands.add_parser("audit", help="the audit log").add_subparsers(
+        dest="audit_command", required=True, parser_class=_Parser)
+    export = audit.add_parser("export", help="audit events since a moment, oldest first")
+    export.add_argument("--since", required=True, type=_instant,
+                        help="YYYY-MM-DD or ISO-8601 with offset (UTC if none)")
+    export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+
     rollups = commands.add_parser("rollups", help="monthly progress rollups").add_subparsers(
         dest="rollups_command", required=True, parser_class=_Parser)
     rebuild = rollups.add_parser("rebuild", help="recompute every rollup from the time events")
     rebuild.add_argument("--practice", default=None, help="practice name (if several)")
     return parser
+
+
+def _instant(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date or ISO-8601 time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _year_month(text: str) -> object:
@@ -222,6 +237,16 @@ def _rollups_rebuild(args: argparse.Namespace) -> int:
     return run_rebuild(args)
 
 
+def _audit_export(args: argparse.Namespace) -> int:
+    from ccm_pwa.db import session_scope
+    from ccm_pwa.services.audit_log import as_csv, as_jsonl, audit_lines
+
+    with session_scope() as session:
+        lines = list(reversed(audit_lines(session=session, practice_id=None, since=args.since)))
+    sys.stdout.write(as_csv(lines) if args.format == "csv" else as_jsonl(lines))
+    return 0
+
+
 def _fail(message: str) -> int:
     print(f"ccm-pwa: error: {message}", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -236,7 +261,7 @@ def _safe_url(url: str) -> str:
 
 _NEEDS_SCHEMA = {
     ("practice", "add"), ("user", "add"), ("billing", "report"), ("billing", "packet"),
-    ("rollups", "rebuild"),
+    ("rollups", "rebuild"), ("audit", "export"),
 }
 
 _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
@@ -249,4 +274,5 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("billing", "report"): _billing_report,
     ("billing", "packet"): _billing_packet,
     ("rollups", "rebuild"): _rollups_rebuild,
+    ("audit", "export"): _audit_export,
 }

@@ -119,6 +119,9 @@ def _create_staff(session, practice, rng, ids, count, result) -> _Staff:
         )
         new.user.created_at = practice.created_at
         new.user.npi = npi
+        # Demo accounts are ready to use: sign in with the printed password and TOTP secret.
+        new.user.must_change_password = False
+        new.user.totp_enrolled_at = practice.created_at
         result.logins.append(DemoLogin(new.user.email, name, role.value, password, secret))
         return new.user
 

@@ -6,13 +6,17 @@ from datetime import UTC, datetime
 
 import reflex as rx
 
+from ccm_pwa.auth.access import AccessDenied
 from ccm_pwa.db import session_scope
+from ccm_pwa.models import Role
 from ccm_pwa.services.health import check_health
 from ccm_pwa.services.installation import summarize_practices
+from ccm_pwa.ui.components.layout import app_shell
+from ccm_pwa.ui.states.auth import AuthState
 
 
-class StatusState(rx.State):
-    """Counts only: nothing here is PHI, so it may show before anyone signs in."""
+class StatusState(AuthState):
+    """Installation facts for the practice's admin (counts only, no PHI)."""
 
     database: str = "checking…"
     schema_revision: str = ""
@@ -21,6 +25,10 @@ class StatusState(rx.State):
 
     @rx.event
     def load(self) -> None:
+        try:
+            self._require_user(Role.ADMIN)
+        except AccessDenied:
+            return
         health = check_health()
         self.database = "Connected" if health.ok else f"Not ready ({health.database})"
         self.schema_revision = health.schema_revision or "none"
@@ -58,9 +66,10 @@ def _practice_card(practice: rx.Var[dict[str, str]]) -> rx.Component:
     )
 
 
-@rx.page(route="/status", title="ccm_pwa · status", on_load=StatusState.load)
+@rx.page(route="/status", title="ccm_pwa · status",
+         on_load=[AuthState.guard, StatusState.load])
 def status_page() -> rx.Component:
-    return rx.container(
+    return app_shell(rx.container(
         rx.vstack(
             rx.heading("Chronic Care Management", size="7", as_="h1"),
             rx.text("Server status for this installation.", color_scheme="gray"),
@@ -80,11 +89,6 @@ def status_page() -> rx.Component:
             rx.foreach(StatusState.practices, _practice_card),
             spacing="4", width="100%",
         ),
-        size="2", padding="16px",
-    )
+        size="2", padding="0",
+    ))
 
-
-@rx.page(route="/", title="ccm_pwa", on_load=StatusState.load)
-def index_page() -> rx.Component:
-    """Until sign-in and the worklist land, the front door shows the installation status."""
-    return status_page()

@@ -1,0 +1,68 @@
+"""What an admin does to accounts: deactivate, unlock, reset TOTP. Every action audited."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from ccm_pwa.auth.access import AccessDenied
+from ccm_pwa.auth.audit import record_audit
+from ccm_pwa.auth.passwords import generate_password, hash_password
+from ccm_pwa.auth.sessions import revoke_all_sessions
+from ccm_pwa.auth.sign_in import unlock_user
+from ccm_pwa.auth.totp import new_secret
+from ccm_pwa.models import RecoveryCode, User
+
+
+def practice_user(*, session: Session, admin: User, user_id: str) -> User:
+    """A user of the admin's own practice, or AccessDenied (also for malformed ids)."""
+    try:
+        wanted = uuid.UUID(str(user_id))
+    except ValueError:
+        raise AccessDenied from None
+    user = session.get(User, wanted)
+    if user is None or user.practice_id != admin.practice_id:
+        raise AccessDenied
+    return user
+
+
+def deactivate_user(*, session: Session, admin: User, user_id: str, now: datetime,
+                    client: str) -> User:
+    user = practice_user(session=session, admin=admin, user_id=user_id)
+    if user.id == admin.id:
+        raise ValueError("You cannot deactivate your own account.")
+    user.active = False
+    session.add(user)
+    revoke_all_sessions(session=session, user_id=user.id, now=now)
+    record_audit(session=session, action="user.deactivate", user_id=admin.id, client=client,
+                 detail={"target_user": str(user.id)}, occurred_at=now)
+    return user
+
+
+def unlock(*, session: Session, admin: User, user_id: str, client: str) -> User:
+    user = practice_user(session=session, admin=admin, user_id=user_id)
+    unlock_user(session=session, user=user, by=admin, client=client)
+    return user
+
+
+def reset_totp(*, session: Session, admin: User, user_id: str, now: datetime,
+               client: str) -> str:
+    """Lost phone: every session ends now, and the user enrolls a new secret at the next
+    sign-in with the new one-time password returned here (handed over after the admin has
+    checked who is asking, so the old password alone can never enroll a device)."""
+    user = practice_user(session=session, admin=admin, user_id=user_id)
+    password = generate_password()
+    user.password_hash = hash_password(password)
+    user.must_change_password = True
+    user.totp_secret = new_secret()
+    user.totp_enrolled_at = None
+    user.totp_last_used_step = None
+    session.add(user)
+    for code in session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.id)):
+        session.delete(code)
+    revoke_all_sessions(session=session, user_id=user.id, now=now)
+    record_audit(session=session, action="totp.reset", user_id=admin.id, client=client,
+                 detail={"target_user": str(user.id)}, occurred_at=now)
+    return password

@@ -1,0 +1,53 @@
+"""The frame of every signed-in screen: top bar with who is signed in, navigation, sign-out."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from ccm_pwa.ui.components.native_form import native_form
+from ccm_pwa.ui.states.auth import AuthState
+
+SIGN_OUT_ACTION = "/api/v1/session/sign-out"
+
+
+def sign_out_button() -> rx.Component:
+    """A plain form POST: works even when the websocket is down, and the response's
+    Clear-Site-Data header wipes cookies, storage and caches on this device."""
+    return native_form(
+        rx.button("Sign out", type="submit", variant="soft", color_scheme="gray", size="2"),
+        action=SIGN_OUT_ACTION, method="post",
+    )
+
+
+def _nav_link(label: str, href: str) -> rx.Component:
+    return rx.link(label, href=href, size="3", weight="medium", padding_y="8px")
+
+
+def navigation() -> rx.Component:
+    return rx.hstack(
+        _nav_link("Caseload", "/"),
+        rx.cond(AuthState.user_role != "care_manager", _nav_link("Audit log", "/audit")),
+        rx.cond(AuthState.user_role == "admin", _nav_link("Users", "/admin/users")),
+        rx.cond(AuthState.user_role == "admin", _nav_link("Status", "/status")),
+        spacing="4", wrap="wrap", as_="nav", aria_label="Main",
+    )
+
+
+def app_shell(*children: rx.Component) -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            rx.vstack(
+                rx.text("ccm_pwa", weight="bold", size="2", color_scheme="teal"),
+                rx.text(AuthState.user_name, size="3", weight="medium",
+                        aria_label="Signed in as"),
+                spacing="0",
+            ),
+            rx.spacer(),
+            sign_out_button(),
+            align="center", width="100%", padding="12px 16px",
+            border_bottom="1px solid var(--gray-5)",
+        ),
+        rx.box(navigation(), padding="4px 16px", border_bottom="1px solid var(--gray-4)"),
+        rx.box(*children, padding="16px", max_width="960px", margin="0 auto"),
+        min_height="100vh",
+    )
