@@ -1,7 +1,7 @@
 """ASGI middleware around the whole app (pages, API, websocket): security headers and
 the websocket Origin check.
 
-- every HTTP response: CSP (no 'unsafe-eval'), nosniff, same-origin referrer, frame-ancestors 'none';
+- every HTTP response: CSP (no 'unsafe-eval'), nosniff, same-origin referrer, no framing;
 - API responses and HTML documents: `Cache-Control: no-store`, so neither a shared cache nor
   the back button after sign-out shows PHI;
 - the Reflex websocket (`/_event`) is refused when its Origin is another site's.

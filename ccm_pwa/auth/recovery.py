@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -33,7 +34,8 @@ def issue_recovery_codes(*, session: Session, user_id: uuid.UUID) -> list[str]:
     return codes
 
 
-def use_recovery_code(*, session: Session, user_id: uuid.UUID, code: str) -> bool:
+def use_recovery_code(*, session: Session, user_id: uuid.UUID, code: str,
+                      now: datetime | None = None) -> bool:
     """Spend one unused code; each works once."""
     digest = _digest(code)
     for row in session.exec(select(RecoveryCode).where(RecoveryCode.user_id == user_id,
@@ -43,6 +45,6 @@ def use_recovery_code(*, session: Session, user_id: uuid.UUID, code: str) -> boo
             spent = session.execute(
                 sa.update(RecoveryCode)
                 .where(RecoveryCode.id == row.id, RecoveryCode.used_at.is_(None))
-                .values(used_at=utc_now()))
+                .values(used_at=now or utc_now()))
             return spent.rowcount == 1
     return False

@@ -89,15 +89,21 @@ def revoke_all_sessions(*, session: Session, user_id: uuid.UUID, now: datetime,
 
 
 def token_from_cookie_header(cookie_header: str) -> str | None:
-    """Pick our session token out of a raw Cookie header (the websocket's handshake)."""
-    from http.cookies import CookieError, SimpleCookie
+    """Pick our session token out of a raw Cookie header (the websocket's handshake).
 
-    jar = SimpleCookie()
-    try:
-        jar.load(cookie_header or "")
-    except CookieError:
-        return None
+    Parsed leniently, as browsers write it ("a=1; b=2"): http.cookies.SimpleCookie stops at
+    the first cookie it dislikes (a space or JSON in a value), so any other cookie on the
+    host could hide ours and sign the user out.
+    """
+    found: dict[str, str] = {}
+    for part in (cookie_header or "").split(";"):
+        name, sep, value = part.partition("=")
+        name, value = name.strip(), value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if sep and name and value:
+            found.setdefault(name, value)
     for name in (SECURE_COOKIE_NAME, COOKIE_NAME):
-        if name in jar and jar[name].value:
-            return jar[name].value
+        if name in found:
+            return found[name]
     return None

@@ -23,7 +23,7 @@ from ccm_pwa.auth.passwords import hash_password, verify_password
 from ccm_pwa.auth.recovery import issue_recovery_codes, use_recovery_code
 from ccm_pwa.auth.sessions import create_session, revoke_all_sessions
 from ccm_pwa.auth.totp import matching_step
-from ccm_pwa.models import AuditEvent, User
+from ccm_pwa.models import AuditEvent, User, utc_now
 
 GENERIC_FAILURE = ("Sign-in failed. Check your email, password and code — or, after several "
                    "tries, wait a few minutes.")
@@ -69,8 +69,10 @@ def sign_in(*, session: Session, email: str, password: str, code: str, client: s
         verify_password(_DUMMY_HASH, password)
         return _failed(session, user, email, client, ip, now, "unknown_or_inactive")
     if user.locked_at is not None:
+        verify_password(_DUMMY_HASH, password)  # as slow as any other refusal
         return _failed(session, user, email, client, ip, now, "locked", count=False)
     if user.backoff_until is not None and now < user.backoff_until:
+        verify_password(_DUMMY_HASH, password)
         return _failed(session, user, email, client, ip, now, "backoff", count=False)
     if not verify_password(user.password_hash, password):
         return _failed(session, user, email, client, ip, now, "bad_password")
@@ -99,7 +101,7 @@ def complete_setup(*, session: Session, user: User, current_session_id: uuid.UUI
         return SetupOutcome(ok=False, message=problem)
     if user.totp_secret is None or (step := matching_step(user.totp_secret, code, now)) is None:
         record_audit(session=session, action="totp.enroll", user_id=user.id, client=client,
-                     outcome="failure")
+                     outcome="failure", occurred_at=now)
         return SetupOutcome(ok=False, message="That code did not match. Type the 6 digits your "
                                               "authenticator app shows now.")
     user.password_hash = hash_password(new_password)
@@ -111,7 +113,8 @@ def complete_setup(*, session: Session, user: User, current_session_id: uuid.UUI
     revoke_all_sessions(session=session, user_id=user.id, now=now)
     codes = issue_recovery_codes(session=session, user_id=user.id)
     token = create_session(session=session, user=user, now=now, client_label=client)
-    record_audit(session=session, action="totp.enroll", user_id=user.id, client=client)
+    record_audit(session=session, action="totp.enroll", user_id=user.id, client=client,
+                 occurred_at=now)
     del current_session_id  # revoked with all the others above
     return SetupOutcome(ok=True, token=token, recovery_codes=codes)
 
@@ -129,17 +132,21 @@ def password_problem(password: str, confirm: str, user: User) -> str | None:
     return None
 
 
-def unlock_user(*, session: Session, user: User, by: User, client: str) -> None:
-    """An admin lifts a lock after checking who is asking (audited)."""
+def unlock_user(*, session: Session, user: User, by: User, client: str,
+                now: datetime | None = None) -> None:
+    """An admin lifts a lock after checking who is asking (audited).
+
+    The unlock also restarts the 24-hour count: failures before it no longer lock.
+    """
     session.execute(sa.update(User).where(User.id == user.id)
                     .values(locked_at=None, failed_attempts=0, backoff_until=None))
     record_audit(session=session, action="account.unlock", user_id=by.id, client=client,
-                 detail={"target_user": str(user.id)})
+                 detail={"target_user": str(user.id)}, occurred_at=now or utc_now())
 
 
 def _second_factor_ok(session: Session, user: User, code: str, now: datetime) -> bool:
     if _RECOVERY_CODE.match(code.strip()):
-        return use_recovery_code(session=session, user_id=user.id, code=code)
+        return use_recovery_code(session=session, user_id=user.id, code=code, now=now)
     assert user.totp_secret is not None
     step = matching_step(user.totp_secret, code, now)
     if step is None:
@@ -178,20 +185,30 @@ def _failed(session: Session, user: User | None, email: str, client: str, ip: st
 
 
 def _failures_in_day(session: Session, user_id: uuid.UUID, now: datetime) -> int:
+    """Failed sign-ins in the last 24 h, but none from before an admin's latest unlock."""
+    since = now - timedelta(hours=24)
+    last_unlock = session.execute(
+        sa.select(sa.func.max(AuditEvent.occurred_at))
+        .where(AuditEvent.action == "account.unlock", AuditEvent.occurred_at >= since,
+               AuditEvent.detail["target_user"].as_string() == str(user_id))).scalar_one()
+    if last_unlock is not None:
+        since = max(since, last_unlock)
     return session.execute(
         sa.select(sa.func.count()).select_from(AuditEvent)
         .where(AuditEvent.user_id == user_id, AuditEvent.action == "sign_in",
                AuditEvent.outcome == "failure",
-               AuditEvent.occurred_at >= now - timedelta(hours=24))).scalar_one()
+               AuditEvent.occurred_at >= since)).scalar_one()
 
 
 def _address_paused(session: Session, ip: str, now: datetime) -> bool:
     if not ip:
         return False
+    # `_client` writes "ip=<ip> <client>", or just "ip=<ip>" when the client label is empty.
+    from_ip = sa.or_(AuditEvent.client == _client(ip, ""),
+                     AuditEvent.client.startswith(f"ip={ip} ", autoescape=True))
     failures = session.execute(
         sa.select(sa.func.count()).select_from(AuditEvent)
-        .where(AuditEvent.action == "sign_in", AuditEvent.outcome == "failure",
-               AuditEvent.client.startswith(f"ip={ip} "),
+        .where(AuditEvent.action == "sign_in", AuditEvent.outcome == "failure", from_ip,
                AuditEvent.occurred_at >= now - IP_WINDOW)).scalar_one()
     return failures >= IP_LIMIT
 

@@ -32,6 +32,9 @@ def qr_svg_data_uri(uri: str) -> str:
 
 
 def current_step(now: datetime) -> int:
+    if now.tzinfo is None or now.utcoffset() is None:
+        # timestamp() would read a naive value as server-local time and shift the step.
+        raise ValueError("naive datetime given to TOTP; pass an aware UTC time")
     return int(now.timestamp()) // STEP_SECONDS
 
 
@@ -42,7 +45,9 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
     phone clock, or a code harvested early) is never accepted.
     """
     code = code.strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6):
+    # isascii(): str.isdigit() also accepts "١٢٣٤٥٦" or "²", which compare_digest rejects
+    # with a TypeError instead of a quiet mismatch.
+    if not (code.isascii() and code.isdigit() and len(code) == 6):
         return None
     totp = pyotp.TOTP(secret)
     step = current_step(now)

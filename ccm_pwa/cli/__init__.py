@@ -6,6 +6,7 @@ Bad input exits with status 2 and one line on stderr naming what is wrong (desig
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -107,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
         dest="rollups_command", required=True, parser_class=_Parser)
     rebuild = rollups.add_parser("rebuild", help="recompute every rollup from the time events")
     rebuild.add_argument("--practice", default=None, help="practice name (if several)")
+    rebuild.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                         help="processes computing rollups (default: one per CPU)")
     return parser
 
 

@@ -68,7 +68,8 @@ def run_rebuild(args: argparse.Namespace) -> int:
     try:
         with session_scope() as session:
             practice = choose_practice(session=session, name=args.practice)
-            written = rebuild_rollups(session=session, practice=practice)
+            written = rebuild_rollups(session=session, practice=practice,
+                                      workers=args.workers)
     except PracticeError as exc:
         return _fail(str(exc))
     print(f"rebuilt {written} patient-month rollups for {practice.name}")

@@ -81,10 +81,15 @@ def countable_time(case: BillingCase) -> CountableTime:
             excluded.append(Exclusion(entry.id, reason, entry.duration_seconds))
             continue
         start = _utc(entry.started_at)
+        end = start + timedelta(seconds=entry.duration_seconds)
         kept: list[Interval] = []
-        for month, piece_start, piece_end in split_by_month(
-            start, start + timedelta(seconds=entry.duration_seconds), case.zone
-        ):
+        # Nearly every entry lies inside the month: skip the month-splitting walk for those.
+        pieces = (
+            [(case.month, start, end)]
+            if month_start <= start and end <= month_end
+            else split_by_month(start, end, case.zone)
+        )
+        for month, piece_start, piece_end in pieces:
             if month == case.month:
                 kept.append((piece_start, piece_end))
             else:

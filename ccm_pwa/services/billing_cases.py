@@ -57,69 +57,107 @@ def load_month_inputs(
     month: YearMonth,
     patient_ids: list[uuid.UUID] | None = None,
 ) -> list[PatientMonthInput]:
-    """Build one case per patient of the practice (or of `patient_ids`) for `month`.
+    """One case per patient of the practice (or of `patient_ids`) for `month`."""
+    return load_inputs(session=session, practice=practice, months=[month],
+                       patient_ids=patient_ids)[month]
 
-    A fixed number of queries whatever the number of patients, so a month-end report over
-    thousands of patients stays fast.
+
+def load_inputs(
+    *,
+    session: Session,
+    practice: Practice,
+    months: list[YearMonth],
+    patient_ids: list[uuid.UUID] | None = None,
+    only_with_entries: bool = False,
+    entry_details: bool = True,
+) -> dict[YearMonth, list[PatientMonthInput]]:
+    """Cases for several months at once, reading each table once for the whole range.
+
+    A fixed number of queries whatever the number of patients or months, so a month-end
+    report or a full rollup rebuild over a practice group stays fast (bench/progress.py).
+    With `only_with_entries`, a patient-month is built only when a time entry touches it;
+    without `entry_details`, entries carry only what billing needs (no note, activity, who).
     """
     zone = ZoneInfo(practice.timezone)
-    start, end = month_bounds(month, zone)
+    months = sorted(set(months))
+    bounds = {m: month_bounds(m, zone) for m in months}
+    first_start, last_end = bounds[months[0]][0], bounds[months[-1]][1]
     patient_query = select(Patient).where(Patient.practice_id == practice.id)
     if patient_ids is not None:
         patient_query = patient_query.where(Patient.id.in_(patient_ids))
     patients = list(session.exec(patient_query.order_by(Patient.mrn)))
+    result: dict[YearMonth, list[PatientMonthInput]] = {m: [] for m in months}
     if not patients:
-        return []
-    ids = [p.id for p in patients]
-
-    def by_patient(rows: list) -> dict[uuid.UUID, list]:
-        grouped: dict[uuid.UUID, list] = defaultdict(list)
-        for row in rows:
-            grouped[row.patient_id].append(row)
-        return grouped
-
-    conditions = by_patient(_in_chunks(session, Condition, ids, Condition.chronic.is_(True)))
-    consents = by_patient(_in_chunks(session, Consent, ids))
-    stays = by_patient(_in_chunks(
-        session, InpatientStay, ids, InpatientStay.admitted_at < end,
-        sa.or_(InpatientStay.discharged_at.is_(None), InpatientStay.discharged_at > start)))
-    plans = by_patient(_in_chunks(session, CarePlan, ids, CarePlan.status != CarePlanStatus.DRAFT,
-                                  CarePlan.established_on <= month.last_day))
-    assessments = {a.patient_id: a for a in _in_chunks(
-        session, MonthlyAssessment, ids, MonthlyAssessment.month == str(month))}
-    entries = by_patient(_entry_rows(session, ids, start - MAX_ENTRY_SPAN, end))
-    entry_ids = [e.id for rows in entries.values() for e in rows]
-    voided = frozenset(v.time_entry_id for v in _voids(session, entry_ids))
-
-    inputs = []
+        return result
+    scope = _Scope(practice, [p.id for p in patients] if patient_ids is not None else None)
+    conditions = _by_patient(scope.rows(session, Condition, Condition.chronic.is_(True)))
+    consents = _by_patient(scope.rows(session, Consent))
+    stays = _by_patient(scope.rows(
+        session, InpatientStay, InpatientStay.admitted_at < last_end,
+        sa.or_(InpatientStay.discharged_at.is_(None), InpatientStay.discharged_at > first_start)))
+    plans = _by_patient(scope.rows(session, CarePlan, CarePlan.status != CarePlanStatus.DRAFT,
+                                   CarePlan.established_on <= months[-1].last_day))
+    assessments = {(a.patient_id, a.month): a for a in scope.rows(
+        session, MonthlyAssessment, MonthlyAssessment.month.in_([str(m) for m in months]))}
+    entries = _by_patient(scope.entry_rows(session, first_start - MAX_ENTRY_SPAN, last_end,
+                                           ENTRY_COLUMNS if entry_details else BILLING_COLUMNS))
+    voided = frozenset(scope.voided(session, first_start - MAX_ENTRY_SPAN, last_end))
     for patient in patients:
-        consent = _consent_in_force(consents.get(patient.id, []), patient, month)
-        active_conditions = tuple(
-            c for c in conditions.get(patient.id, [])
-            if (c.onset_date is None or c.onset_date <= month.last_day)
-            and (c.resolved_date is None or c.resolved_date >= month.first_day))
-        plan = max(plans.get(patient.id, []), key=lambda p: p.established_on, default=None)
-        assessment = assessments.get(patient.id)
-        rows = tuple(sorted(entries.get(patient.id, []), key=lambda e: (e.started_at, str(e.id))))
-        case = case_model.BillingCase(
-            month=month, zone=zone, fee_year=practice.fee_year,
-            patient=case_model.Patient(
-                chronic_conditions=tuple(c.icd10_code for c in active_conditions),
-                program=case_model.Program(patient.program),
-                consent_date=consent.consented_on if consent else None,
-                complex_mdm=bool(assessment and assessment.complex_mdm),
-                inpatient_stays=tuple(case_model.InpatientStay(s.admitted_at, s.discharged_at)
-                                      for s in stays.get(patient.id, [])),
-                care_plan_in_force=plan is not None,
-            ),
-            time_entries=tuple(case_model.TimeEntry(
-                id=str(e.id), started_at=e.started_at, duration_seconds=e.duration_seconds,
-                performer=case_model.Performer(e.performer_kind), voided=e.id in voided)
-                for e in rows),
-        )
-        inputs.append(PatientMonthInput(patient, case, rows, voided, consent,
-                                        active_conditions, plan))
-    return inputs
+        rows = sorted(entries.get(patient.id, []), key=lambda e: (e.started_at, str(e.id)))
+        for month in months:
+            start, end = bounds[month]
+            touching = tuple(e for e in rows if e.started_at < end
+                             and e.started_at + timedelta(seconds=e.duration_seconds) > start)
+            if only_with_entries and not touching:
+                continue
+            result[month].append(_patient_month(
+                practice, zone, month, (start, end), patient, touching, voided,
+                conditions.get(patient.id, []), consents.get(patient.id, []),
+                stays.get(patient.id, []), plans.get(patient.id, []),
+                assessments.get((patient.id, str(month)))))
+    return result
+
+
+def _patient_month(
+    practice: Practice, zone: ZoneInfo, month: YearMonth, bounds: tuple[datetime, datetime],
+    patient: Patient, entries: tuple[sa.Row, ...], voided: frozenset[uuid.UUID],
+    conditions: list[Condition], consents: list[Consent], stays: list[InpatientStay],
+    plans: list[CarePlan], assessment: MonthlyAssessment | None,
+) -> PatientMonthInput:
+    start, end = bounds
+    consent = _consent_in_force(consents, patient, month)
+    active_conditions = tuple(
+        c for c in conditions
+        if (c.onset_date is None or c.onset_date <= month.last_day)
+        and (c.resolved_date is None or c.resolved_date >= month.first_day))
+    in_force = [p for p in plans if p.established_on <= month.last_day]
+    plan = max(in_force, key=lambda p: p.established_on, default=None)
+    month_stays = [s for s in stays
+                   if s.admitted_at < end and (s.discharged_at is None or s.discharged_at > start)]
+    case = case_model.BillingCase(
+        month=month, zone=zone, fee_year=practice.fee_year,
+        patient=case_model.Patient(
+            chronic_conditions=tuple(c.icd10_code for c in active_conditions),
+            program=case_model.Program(patient.program),
+            consent_date=consent.consented_on if consent else None,
+            complex_mdm=bool(assessment and assessment.complex_mdm),
+            inpatient_stays=tuple(case_model.InpatientStay(s.admitted_at, s.discharged_at)
+                                  for s in month_stays),
+            care_plan_in_force=plan is not None,
+        ),
+        time_entries=tuple(case_model.TimeEntry(
+            id=str(e.id), started_at=e.started_at, duration_seconds=e.duration_seconds,
+            performer=case_model.Performer(e.performer_kind), voided=e.id in voided)
+            for e in entries),
+    )
+    return PatientMonthInput(patient, case, entries, voided, consent, active_conditions, plan)
+
+
+def _by_patient(rows: list) -> dict[uuid.UUID, list]:
+    grouped: dict[uuid.UUID, list] = defaultdict(list)
+    for row in rows:
+        grouped[row.patient_id].append(row)
+    return grouped
 
 
 def is_enrolled(patient: Patient) -> bool:
@@ -143,12 +181,45 @@ def _consent_in_force(
     return min(usable, key=lambda c: c.consented_on, default=None)
 
 
-def _in_chunks(session: Session, model: type, ids: list[uuid.UUID], *where: object) -> list:
-    rows: list = []
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        rows.extend(session.exec(select(model).where(model.patient_id.in_(chunk), *where)))
-    return rows
+class _Scope:
+    """Which patients a load covers: a few ids (IN lists), or the whole practice (subquery)."""
+
+    def __init__(self, practice: Practice, patient_ids: list[uuid.UUID] | None) -> None:
+        self.practice_id = practice.id
+        self.ids = patient_ids
+
+    def _chunks(self) -> list[object]:
+        if self.ids is None:
+            everyone = sa.select(Patient.id).where(Patient.practice_id == self.practice_id)
+            return [lambda column: column.in_(everyone)]
+        return [lambda column, chunk=self.ids[i : i + 500]: column.in_(chunk)
+                for i in range(0, len(self.ids), 500)]
+
+    def rows(self, session: Session, model: type, *where: object) -> list:
+        found: list = []
+        for within in self._chunks():
+            found.extend(session.exec(select(model).where(within(model.patient_id), *where)))
+        return found
+
+    def entry_rows(self, session: Session, since: datetime, until: datetime,
+                   columns: tuple) -> list[sa.Row]:
+        found: list[sa.Row] = []
+        for within in self._chunks():
+            found.extend(session.execute(
+                sa.select(*columns).where(within(TimeEntry.patient_id),
+                                                TimeEntry.started_at >= since,
+                                                TimeEntry.started_at < until)))
+        return found
+
+    def voided(self, session: Session, since: datetime, until: datetime) -> list[uuid.UUID]:
+        found: list[uuid.UUID] = []
+        for within in self._chunks():
+            found.extend(session.execute(
+                sa.select(TimeEntryVoid.time_entry_id)
+                .join(TimeEntry, TimeEntry.id == TimeEntryVoid.time_entry_id)
+                .where(within(TimeEntry.patient_id), TimeEntry.started_at >= since,
+                       TimeEntry.started_at < until)).scalars())
+        return found
 
 
 # What billing, reports and packets read of an entry: plain rows, not ORM objects, because a
@@ -158,24 +229,5 @@ ENTRY_COLUMNS = (
     TimeEntry.activity, TimeEntry.note, TimeEntry.started_at, TimeEntry.duration_seconds,
     TimeEntry.source,
 )
-
-
-def _entry_rows(session: Session, ids: list[uuid.UUID], since: datetime,
-                until: datetime) -> list[sa.Row]:
-    rows: list[sa.Row] = []
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        rows.extend(session.execute(
-            sa.select(*ENTRY_COLUMNS).where(TimeEntry.patient_id.in_(chunk),
-                                            TimeEntry.started_at >= since,
-                                            TimeEntry.started_at < until)))
-    return rows
-
-
-def _voids(session: Session, entry_ids: list[uuid.UUID]) -> list[TimeEntryVoid]:
-    rows: list[TimeEntryVoid] = []
-    for i in range(0, len(entry_ids), 500):
-        chunk = entry_ids[i : i + 500]
-        rows.extend(session.exec(select(TimeEntryVoid)
-                                 .where(TimeEntryVoid.time_entry_id.in_(chunk))))
-    return rows
+BILLING_COLUMNS = (TimeEntry.id, TimeEntry.patient_id, TimeEntry.performer_kind,
+                   TimeEntry.started_at, TimeEntry.duration_seconds)

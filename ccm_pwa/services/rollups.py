@@ -7,18 +7,21 @@ tests prove both ways give the same rows.
 
 from __future__ import annotations
 
+import multiprocessing
 import uuid
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from ccm_pwa.db import get_engine
 from ccm_pwa.domain.billing import MonthEvaluation, evaluate_month
 from ccm_pwa.domain.calendar import YearMonth, local_month, split_by_month
 from ccm_pwa.models import Patient, PatientMonth, Practice, TimeEntry, utc_now
-from ccm_pwa.services.billing_cases import PatientMonthInput, load_month_inputs
+from ccm_pwa.services.billing_cases import MAX_ENTRY_SPAN, PatientMonthInput, load_inputs
 
 # Columns compared by the rebuild-equals-incremental test and written by both paths.
 ROLLUP_FIELDS = (
@@ -38,58 +41,105 @@ def refresh_patient_months(
     *, session: Session, practice: Practice, patient_id: uuid.UUID, months: Iterable[YearMonth]
 ) -> None:
     """Recompute the rollup rows of one patient for the given months (same transaction)."""
-    for month in sorted(set(months)):
-        inputs = load_month_inputs(session=session, practice=practice, month=month,
-                                   patient_ids=[patient_id])
-        for item in inputs:
+    months = sorted(set(months))
+    if not months:
+        return
+    inputs = load_inputs(session=session, practice=practice, months=months,
+                         patient_ids=[patient_id])
+    for month in months:
+        for item in inputs[month]:
             _upsert(session, item, evaluate_month(item.case))
     session.flush()
 
 
-def rebuild_rollups(*, session: Session, practice: Practice) -> int:
-    """Throw away and recompute every rollup row of the practice; returns rows written."""
-    patient_ids = select(Patient.id).where(Patient.practice_id == practice.id)
-    session.execute(sa.delete(PatientMonth).where(PatientMonth.patient_id.in_(patient_ids)))
-    zone = ZoneInfo(practice.timezone)
+def rebuild_rollups(*, session: Session, practice: Practice, workers: int = 1,
+                    slice_size: int = 5000) -> int:
+    """Throw away and recompute every rollup row of the practice; returns rows written.
+
+    Every (patient, month) that any time entry touches gets a row, exactly the rows the
+    incremental path creates. Patients are processed in slices (bounded memory); with
+    `workers` > 1 the slices are computed in that many processes (the work is CPU-bound
+    Python), and this session writes the rows.
+    """
+    patient_ids = list(session.execute(
+        sa.select(Patient.id).where(Patient.practice_id == practice.id).order_by(Patient.id)
+    ).scalars())
+    session.execute(sa.delete(PatientMonth).where(PatientMonth.patient_id.in_(patient_ids))
+                    if len(patient_ids) <= 500 else
+                    sa.delete(PatientMonth).where(PatientMonth.patient_id.in_(
+                        sa.select(Patient.id).where(Patient.practice_id == practice.id))))
+    months = _months_spanned(session, practice)
+    if not months:
+        return 0
+    slices = [patient_ids[i : i + slice_size] for i in range(0, len(patient_ids), slice_size)]
     written = 0
-    for month, ids in _months_with_entries(session, practice, zone).items():
-        for item in load_month_inputs(session=session, practice=practice, month=month,
-                                      patient_ids=sorted(ids)):
-            session.add(_row(item, evaluate_month(item.case)))
-            written += 1
-        session.flush()
+    if workers > 1 and len(slices) > 1:
+        url = session.get_bind().url.render_as_string(hide_password=False)
+        context = multiprocessing.get_context("spawn")  # never fork open connections
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            jobs = [pool.submit(_slice_rows, url, practice.id, months, ids) for ids in slices]
+            for job in jobs:
+                written += _insert_rows(session, job.result())
+    else:
+        for ids in slices:
+            written += _insert_rows(session, _compute_rows(session, practice, months, ids))
+    session.flush()
     return written
 
 
-def _months_with_entries(
-    session: Session, practice: Practice, zone: ZoneInfo
-) -> dict[YearMonth, set[uuid.UUID]]:
-    rows = session.execute(
-        sa.select(TimeEntry.patient_id, TimeEntry.started_at, TimeEntry.duration_seconds)
+def _compute_rows(session: Session, practice: Practice, months: list[YearMonth],
+                  patient_ids: list[uuid.UUID]) -> list[dict[str, object]]:
+    inputs = load_inputs(session=session, practice=practice, months=months,
+                         patient_ids=patient_ids, only_with_entries=True, entry_details=False)
+    return [_row_values(item, evaluate_month(item.case))
+            for month in months for item in inputs[month]]
+
+
+def _slice_rows(url: str, practice_id: uuid.UUID, months: list[YearMonth],
+                patient_ids: list[uuid.UUID]) -> list[dict[str, object]]:
+    """One worker process's share of a rebuild (reads only; the parent writes)."""
+    with Session(get_engine(url)) as session:
+        practice = session.get(Practice, practice_id)
+        assert practice is not None
+        return _compute_rows(session, practice, months, patient_ids)
+
+
+def _insert_rows(session: Session, rows: list[dict[str, object]]) -> int:
+    for i in range(0, len(rows), 5000):
+        session.execute(sa.insert(PatientMonth), rows[i : i + 5000])
+    return len(rows)
+
+
+def _months_spanned(session: Session, practice: Practice) -> list[YearMonth]:
+    first, last = session.execute(
+        sa.select(sa.func.min(TimeEntry.started_at), sa.func.max(TimeEntry.started_at))
         .join(Patient, Patient.id == TimeEntry.patient_id)
-        .where(Patient.practice_id == practice.id))
-    months: dict[YearMonth, set[uuid.UUID]] = {}
-    for patient_id, started_at, seconds in rows:
-        first = local_month(started_at, zone)
-        months.setdefault(first, set()).add(patient_id)
-        last = local_month(started_at + timedelta(seconds=max(seconds, 1)), zone)
-        if last != first:
-            for month, _s, _e in split_by_month(started_at,
-                                                started_at + timedelta(seconds=seconds), zone):
-                months.setdefault(month, set()).add(patient_id)
+        .where(Patient.practice_id == practice.id)).one()
+    if first is None:
+        return []
+    zone = ZoneInfo(practice.timezone)
+    first, last = _aware(first), _aware(last) + MAX_ENTRY_SPAN
+    months, month = [], local_month(first, zone)
+    while month <= local_month(last, zone):
+        months.append(month)
+        month = month.following()
     return months
+
+
+def _aware(value: datetime) -> datetime:
+    """Aggregates bypass the column type, so SQLite's min/max come back naive (UTC)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 _ROLLUP_NAMESPACE = uuid.UUID("5b0c1f8e-3d7a-4c61-9a51-2f0b8f6c9e10")
 
 
-def _row(item: PatientMonthInput, evaluation: MonthEvaluation) -> PatientMonth:
-    # The id follows from (patient, month), so a rebuild recreates the very same rows.
+def _row_values(item: PatientMonthInput, evaluation: MonthEvaluation) -> dict[str, object]:
+    """The whole rollup row as plain values (bulk insert and upsert share it)."""
     month = str(item.case.month)
-    row = PatientMonth(id=uuid.uuid5(_ROLLUP_NAMESPACE, f"{item.patient.id}/{month}"),
-                       patient_id=item.patient.id, month=month)
-    _fill(row, item, evaluation)
-    return row
+    # The id follows from (patient, month), so a rebuild recreates the very same rows.
+    return {"id": uuid.uuid5(_ROLLUP_NAMESPACE, f"{item.patient.id}/{month}"),
+            "patient_id": item.patient.id, "month": month, **_values(item, evaluation)}
 
 
 def _upsert(session: Session, item: PatientMonthInput, evaluation: MonthEvaluation) -> None:
@@ -97,34 +147,33 @@ def _upsert(session: Session, item: PatientMonthInput, evaluation: MonthEvaluati
         PatientMonth.patient_id == item.patient.id,
         PatientMonth.month == str(item.case.month))).first()
     if row is None:
-        session.add(_row(item, evaluation))
-    else:
-        _fill(row, item, evaluation)
-        session.add(row)
+        session.add(PatientMonth(**_row_values(item, evaluation)))
+        return
+    for name, value in _values(item, evaluation).items():
+        setattr(row, name, value)
+    session.add(row)
 
 
-def _fill(row: PatientMonth, item: PatientMonthInput, evaluation: MonthEvaluation) -> None:
+def _values(item: PatientMonthInput, evaluation: MonthEvaluation) -> dict[str, object]:
     counted = [e for e in item.entries if e.id not in item.voided]
     shown = evaluation.shown
-    row.staff_seconds = evaluation.time.clinical_staff_seconds
-    row.practitioner_seconds = evaluation.time.billing_practitioner_seconds
-    row.countable_minutes = evaluation.time.countable_seconds // 60
-    row.entry_count = len(counted)
-    row.billable = evaluation.billable
-    row.lane = evaluation.chosen.lane.key if evaluation.billable and evaluation.chosen else ""
-    row.claim_codes = claim_codes_text(evaluation)
-    row.expected_amount_cents = int(evaluation.total_amount * 100)
-    row.next_code = shown.next.code if shown.next else ""
-    row.minutes_to_next = shown.next.minutes_needed if shown.next else None
-    row.last_contact_at = _last_contact(counted)
-    row.updated_at = utc_now()
+    return {
+        "staff_seconds": evaluation.time.clinical_staff_seconds,
+        "practitioner_seconds": evaluation.time.billing_practitioner_seconds,
+        "countable_minutes": evaluation.time.countable_seconds // 60,
+        "entry_count": len(counted),
+        "billable": evaluation.billable,
+        "lane": evaluation.chosen.lane.key if evaluation.billable and evaluation.chosen else "",
+        "claim_codes": claim_codes_text(evaluation),
+        "expected_amount_cents": int(evaluation.total_amount * 100),
+        "next_code": shown.next.code if shown.next else "",
+        "minutes_to_next": shown.next.minutes_needed if shown.next else None,
+        "last_contact_at": max((e.started_at for e in counted), default=None),
+        "updated_at": utc_now(),
+    }
 
 
 def claim_codes_text(evaluation: MonthEvaluation) -> str:
     """"99490,99439x2": short enough for a dashboard cell and a CSV column."""
     return ",".join(line.code if line.units == 1 else f"{line.code}x{line.units}"
                     for line in evaluation.claim_lines)
-
-
-def _last_contact(entries: list[sa.Row]) -> datetime | None:
-    return max((e.started_at for e in entries), default=None)

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from ccm_pwa.auth.access import AccessDenied, require_patient, require_role, visible_patients
 from ccm_pwa.models import Patient, PerformerKind, Practice, Role, User
+from ccm_pwa.services import users as users_module
 from ccm_pwa.services.users import create_user
 
 
@@ -40,7 +41,9 @@ class World:
 
 
 @pytest.fixture
-def world(session: Session) -> World:
+def world(session: Session, monkeypatch: pytest.MonkeyPatch) -> World:
+    # Nobody signs in here: skip Argon2 (eight hashes per test) to keep the suite quick.
+    monkeypatch.setattr(users_module, "hash_password", lambda password: "not-a-hash")
     home, other = Practice(name="Lakeside"), Practice(name="Riverside")
     session.add_all([home, other])
     session.flush()

@@ -108,6 +108,10 @@ def test_rebuild_equals_incremental_after_random_event_streams(session: Session,
     rebuild_rollups(session=session, practice=practice)
     session.commit()
     assert _snapshot(session) == incremental
+    # the same in two worker processes, three patients per slice
+    rebuild_rollups(session=session, practice=practice, workers=2, slice_size=3)
+    session.commit()
+    assert _snapshot(session) == incremental
 
 
 def test_entry_across_month_end_updates_both_months(session: Session) -> None:

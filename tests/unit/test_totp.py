@@ -75,7 +75,14 @@ def test_rfc_6238_vectors_including_leading_zeros(seconds: int, expected: str) -
     assert matching_step(RFC_SECRET, expected, when) == seconds // 30
     assert matching_step(RFC_SECRET, expected, when + timedelta(seconds=30)) == seconds // 30
     assert matching_step(RFC_SECRET, expected, when + timedelta(seconds=60)) is None
+
+
+@pytest.mark.parametrize(("seconds", "expected"), [v for v in RFC_VECTORS if v[1][0] == "0"])
+def test_leading_zeros_are_required(seconds: int, expected: str) -> None:
+    when = datetime.fromtimestamp(seconds, UTC)
+
     assert matching_step(RFC_SECRET, expected.lstrip("0"), when) is None
+    assert matching_step(RFC_SECRET, expected.lstrip("0").rjust(6), when) is None
 
 
 def test_spaces_inside_and_around_the_code_are_ignored() -> None:
