@@ -39,7 +39,7 @@ def api_server(db_url: str, tmp_path: Path) -> Iterator[ApiServer]:
     log = (tmp_path / "api.log").open("w")
     process = subprocess.Popen(
         [granian, "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "ccm_pwa.api.main:api"],
+         "--workers", "1", "ccm_pwa.api.asgi:application"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -7,6 +7,7 @@ as the API route does (`session_scope`), so the database is the only shared stat
 
 from __future__ import annotations
 
+import hmac
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from ccm_pwa.auth import recovery as recovery_module
 from ccm_pwa.auth import sign_in as sign_in_module
 from ccm_pwa.auth.passwords import verify_password
 from ccm_pwa.auth.recovery import issue_recovery_codes
@@ -244,8 +246,28 @@ def test_next_steps_code_works_after_a_used_one(session: Session, db_url: str,
     assert audit_rows(session, "totp.replay") == []
 
 
+@pytest.mark.parametrize("lined_up", [False, True], ids=["free-race", "lined-up-at-claim"])
 def test_concurrent_sign_ins_with_one_code_let_exactly_one_in(
-        session: Session, db_url: str, user: User) -> None:
+        session: Session, db_url: str, user: User, monkeypatch: pytest.MonkeyPatch,
+        lined_up: bool) -> None:
+    """Two requests with one code: exactly one gets in, on every round.
+
+    "free-race" only starts both together; Argon2's timing jitter decides how close they
+    come. "lined-up-at-claim" also holds each request after its code matched until the other
+    has matched too, so both have checked the code before either claims it: a read-then-write
+    claim lets both in there, only a compare-and-set lets exactly one in.
+    """
+    if lined_up:
+        at_claim = threading.Barrier(2)
+        real_matching_step = sign_in_module.matching_step
+
+        def matching_then_wait(secret: str, code: str, now: datetime) -> int | None:
+            step = real_matching_step(secret, code, now)
+            if step is not None:
+                at_claim.wait(timeout=30)
+            return step
+
+        monkeypatch.setattr(sign_in_module, "matching_step", matching_then_wait)
     rounds = 5
     for round_no in range(rounds):
         now = NOW + timedelta(seconds=30 * round_no)
@@ -309,8 +331,24 @@ def test_recovery_code_of_another_user_is_refused(session: Session, db_url: str,
     assert attempt(db_url, email="cm.b@example.org", code=codes[0]).ok is True
 
 
+@pytest.mark.parametrize("lined_up", [False, True], ids=["free-race", "lined-up-at-claim"])
 def test_concurrent_use_of_one_recovery_code_lets_exactly_one_in(
-        session: Session, db_url: str, user: User) -> None:
+        session: Session, db_url: str, user: User, monkeypatch: pytest.MonkeyPatch,
+        lined_up: bool) -> None:
+    """As for TOTP codes; "lined-up-at-claim" holds each request after it found the unused
+    code until the other found it too, and only then lets them mark it used."""
+    if lined_up:
+        at_claim = threading.Barrier(2)
+
+        class MatchThenWait:
+            @staticmethod
+            def compare_digest(a: str, b: str) -> bool:
+                same = hmac.compare_digest(a, b)
+                if same:
+                    at_claim.wait(timeout=30)
+                return same
+
+        monkeypatch.setattr(recovery_module, "hmac", MatchThenWait)
     codes = issue_codes(session, user)
     rounds = 5
     for round_no in range(rounds):

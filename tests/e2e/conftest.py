@@ -14,8 +14,10 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import pyotp
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
@@ -41,7 +43,7 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
             raise RuntimeError(f"app exited with {process.returncode}:\n{log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(url + "api/v1/health", timeout=2) as health, \
-                    urllib.request.urlopen(url, timeout=2) as page:
+                    urllib.request.urlopen(url + "login/", timeout=2) as page:
                 if health.status == 200 and page.status == 200:
                     return
         except OSError:
@@ -50,16 +52,55 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f"app did not serve within {START_TIMEOUT_S}s:\n{log.read_text()[-3000:]}")
 
 
+@dataclass(frozen=True)
+class DemoLogin:
+    role: str
+    email: str
+    password: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class DemoApp:
+    url: str
+    env: dict[str, str]
+    logins: tuple[DemoLogin, ...]
+
+    def login(self, role: str, index: int = 0) -> DemoLogin:
+        return [login for login in self.logins if login.role == role][index]
+
+
+_used_steps: dict[str, int] = {}
+
+
+def fresh_code(secret: str) -> str:
+    """A TOTP code for a step this test run has not used yet (the server accepts each once).
+
+    Tests run once per phone model with the same demo users, so a second sign-in within
+    the same 30 s waits for the next step instead of being refused as a replay.
+    """
+    totp = pyotp.TOTP(secret)
+    while True:
+        step = int(time.time()) // 30
+        if _used_steps.get(secret) != step:
+            _used_steps[secret] = step
+            return totp.generate_otp(step)
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoApp]:
     """Migrate a throw-away SQLite database, load a small demo practice, serve the app."""
     data_dir = tmp_path_factory.mktemp("app-data")
     env = {**os.environ, "CCM_DATA_DIR": str(data_dir), "REFLEX_TELEMETRY_ENABLED": "false"}
     env.pop("CCM_DATABASE_URL", None)
     env.pop("DATABASE_URL", None)
     cli = [sys.executable, "-m", "ccm_pwa.cli"]
-    subprocess.run([*cli, "demo", "--patients", "40", "--care-managers", "2", "--seed", "5"],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
+    demo = subprocess.run(
+        [*cli, "demo", "--patients", "40", "--care-managers", "3", "--seed", "5"],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    logins = tuple(DemoLogin(*line.split()) for line in demo.stdout.splitlines()
+                   if line.startswith("  "))
     port = _free_port()
     log = data_dir / "server.log"
     reflex = str(Path(sys.executable).with_name("reflex"))
@@ -71,7 +112,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_until_serving(url, process, log)
-        yield url
+        yield DemoApp(url, env, logins)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:

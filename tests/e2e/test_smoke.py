@@ -7,11 +7,20 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import DemoApp, fresh_code
+
 pytestmark = pytest.mark.e2e
 
 
-def test_front_page_shows_the_installation_on_a_phone(app_url: str, phone: Page) -> None:
-    phone.goto(app_url)
+def test_admin_sees_the_installation_status_on_a_phone(demo_app: DemoApp, phone: Page) -> None:
+    admin = demo_app.login("admin")
+    phone.goto(demo_app.url + "login")
+    phone.get_by_label("Email").fill(admin.email)
+    phone.get_by_label("Password").fill(admin.password)
+    phone.get_by_label("Code from your authenticator app").fill(fresh_code(admin.secret))
+    phone.get_by_role("button", name="Sign in").click()
+    expect(phone.get_by_role("heading", name="My caseload")).to_be_visible(timeout=20_000)
+    phone.get_by_role("link", name="Status").click()
     expect(phone.get_by_role("heading", name="Chronic Care Management")).to_be_visible()
     expect(phone.get_by_label("Database status")).to_have_text("Connected", timeout=20_000)
     expect(phone.get_by_role("heading", name="Riverbend Family Medicine (demo)")).to_be_visible()
@@ -21,9 +30,22 @@ def test_front_page_shows_the_installation_on_a_phone(app_url: str, phone: Page)
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def test_health_endpoint_reports_schema(app_url: str, phone: Page) -> None:
-    response = phone.request.get(app_url + "api/v1/health")
+def test_health_endpoint_reports_schema(demo_app: DemoApp, phone: Page) -> None:
+    response = phone.request.get(demo_app.url + "api/v1/health")
     assert response.status == 200
     body = response.json()
     assert body["ok"] is True and body["database"] == "ok"
     assert response.headers["cache-control"] == "no-store"
+    page = phone.request.get(demo_app.url + "login/")
+    assert "unsafe-eval" not in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_pages_run_without_console_errors(demo_app: DemoApp, phone: Page) -> None:
+    """The CSP and headers must not break the app: no violations, no failed scripts."""
+    errors: list[str] = []
+    phone.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    phone.goto(demo_app.url + "login")
+    expect(phone.get_by_role("heading", name="Sign in")).to_be_visible()
+    phone.wait_for_timeout(1500)
+    assert errors == []

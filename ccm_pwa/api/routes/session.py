@@ -78,6 +78,21 @@ def _attempt(request: Request, email: str, password: str, otp: str):
                        client=client, ip=ip, now=_now())
 
 
+@router.get("")
+def read_session(request: Request) -> JSONResponse:
+    """Who is signed in (the phone asks before syncing); 401 when nobody is."""
+    token = token_from_cookie_header(request.headers.get("cookie", ""))
+    with session_scope() as session:
+        signed_in = resolve_session(session=session, token=token, now=_now())
+        if signed_in is None:
+            raise ApiError(401, "unauthenticated", "not signed in")
+        user = signed_in.user
+        body = {"user": {"name": user.name, "role": user.role, "email": user.email},
+                "needs_setup": signed_in.needs_setup,
+                "expires_at": signed_in.auth_session.absolute_expires_at.isoformat()}
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
 @router.post("", responses={401: {"description": "sign-in failed (generic message)"}})
 def create_session_json(request: Request, body: SignInRequest) -> JSONResponse:
     """Sign in with email, password and the authenticator's code (JSON)."""

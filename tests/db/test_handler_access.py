@@ -1,0 +1,205 @@
+"""Every public Reflex event handler and every API route, called by someone who must not
+get in, is denied (checklist B22).
+
+Handlers and routes are enumerated from the app itself, so a handler or route added later
+is covered without touching this file. A handler is "denied" when it raises AccessDenied,
+or when it takes no identifiers and leaves no other caseload's patient in its state and
+changes no clinical or account rows.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+import sqlalchemy as sa
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from reflex.istate.data import RouterData
+from reflex.state import State
+from sqlmodel import Session
+
+import ccm_pwa.ccm_pwa  # noqa: F401  (imports every page, so every state is registered)
+from ccm_pwa.api.main import api
+from ccm_pwa.auth.access import AccessDenied
+from ccm_pwa.auth.sessions import create_session
+from ccm_pwa.models import (
+    AppliedMutation,
+    CarePlanRevision,
+    EnrollmentStatus,
+    Note,
+    Patient,
+    Practice,
+    Role,
+    TimeEntry,
+    User,
+)
+from ccm_pwa.services.users import create_user
+
+PUBLIC_ROUTES = {
+    ("GET", "/api/v1/health"),  # monitoring: no PHI
+    ("POST", "/api/v1/session"),  # signing in is how one gets a session
+    ("POST", "/api/v1/session/form"),
+    ("GET", "/api/v1/openapi.json"),
+    ("DELETE", "/api/v1/session"),  # signing out without a session reveals nothing
+    ("POST", "/api/v1/session/sign-out"),
+}
+# Tables a refused handler must leave untouched (audit rows and session touches are fine).
+GUARDED_TABLES = [Patient, User, TimeEntry, Note, CarePlanRevision, AppliedMutation]
+
+
+class World:
+    """Two care managers with their own patients, their supervisor, a supervisor without a
+    team, an admin, and a second practice with its own admin and patient."""
+
+    def __init__(self, session: Session) -> None:
+        practice = Practice(name="Lakeside", timezone="America/Chicago")
+        other = Practice(name="Elsewhere", timezone="America/Denver")
+        session.add_all([practice, other])
+        session.flush()
+
+        def user(name: str, role: Role, practice_id: uuid.UUID,
+                 supervisor: User | None = None) -> User:
+            new = create_user(session=session, practice_id=practice_id,
+                              email=f"{name}@x.example", name=name, role=role,
+                              supervisor_id=supervisor.id if supervisor else None)
+            new.user.must_change_password = False
+            new.user.totp_enrolled_at = datetime.now(UTC)
+            return new.user
+
+        self.supervisor = user("sup", Role.SUPERVISOR, practice.id)
+        self.lonely_supervisor = user("lonely", Role.SUPERVISOR, practice.id)
+        self.manager_a = user("anna", Role.CARE_MANAGER, practice.id, self.supervisor)
+        self.manager_b = user("ben", Role.CARE_MANAGER, practice.id, self.supervisor)
+        self.admin = user("admin", Role.ADMIN, practice.id)
+        self.other_admin = user("otheradmin", Role.ADMIN, other.id)
+        session.flush()
+
+        def patient(mrn: str, manager: User | None, practice_id: uuid.UUID) -> Patient:
+            row = Patient(practice_id=practice_id, mrn=mrn, given_name=f"Given{mrn}",
+                          family_name=f"Family{mrn}", birth_date=date(1950, 1, 1),
+                          care_manager_id=manager.id if manager else None,
+                          enrollment_status=EnrollmentStatus.ENROLLED)
+            session.add(row)
+            return row
+
+        self.patient_a = patient("A001", self.manager_a, practice.id)
+        self.patient_b = patient("B001", self.manager_b, practice.id)
+        self.patient_other = patient("Z001", None, other.id)
+        session.commit()
+
+
+def _state_classes(cls: type[State] = State) -> Iterator[type[State]]:
+    for sub in sorted(cls.get_substates(), key=lambda c: c.get_full_name()):
+        yield sub
+        yield from _state_classes(sub)
+
+
+def _app_handlers() -> list[tuple[type[State], str]]:
+    found = []
+    for state_cls in _state_classes():
+        for name, handler in state_cls.event_handlers.items():
+            if getattr(handler.fn, "__module__", "").startswith("ccm_pwa"):
+                found.append((state_cls, name))
+    return found
+
+
+HANDLERS = _app_handlers()
+
+
+def _state_for(state_cls: type[State], token: str) -> State:
+    root = State(_reflex_internal_init=True)
+    root.router_data = {"headers": {"cookie": f"ccm_session={token}", "user-agent": "pytest"},
+                        "token": "test-client-token", "pathname": "/", "query": {}}
+    root.router = RouterData.from_router_data(root.router_data)
+    return root.get_substate(state_cls.get_full_name().split("."))
+
+
+def _arguments(fn: typing.Callable, foreign_id: str) -> tuple[list[object], bool]:
+    """Arguments for every parameter: ids are the foreign patient's id; forms carry it too."""
+    args: list[object] = []
+    takes_ids = False
+    for parameter in list(inspect.signature(fn).parameters.values())[1:]:
+        annotation = str(parameter.annotation)
+        if "dict" in annotation:
+            args.append({"patient_id": foreign_id, "user_id": foreign_id, "id": foreign_id,
+                         "email": "intruder@x.example", "name": "Intruder",
+                         "role": "admin", "performer": "clinical_staff", "action": "",
+                         "note": "x", "minutes": "30"})
+        else:
+            args.append(foreign_id)
+        takes_ids = True
+    return args, takes_ids
+
+
+def _guarded_counts(session: Session) -> dict[str, int]:
+    return {model.__tablename__: session.execute(
+        sa.select(sa.func.count()).select_from(model)).scalar_one() for model in GUARDED_TABLES}
+
+
+@pytest.fixture
+def world(session: Session, db_url: str, monkeypatch: pytest.MonkeyPatch) -> World:
+    monkeypatch.setenv("CCM_DATABASE_URL", db_url)
+    return World(session)
+
+
+def test_the_app_has_handlers_to_check() -> None:
+    names = {f"{cls.__name__}.{name}" for cls, name in HANDLERS}
+    assert {"CaseloadState.load", "UsersState.add_user", "AuthState.guard"} <= names
+
+
+@pytest.mark.parametrize("who", ["manager_a", "lonely_supervisor", "other_admin"])
+@pytest.mark.parametrize(("state_cls", "handler_name"), HANDLERS,
+                         ids=[f"{c.__name__}.{n}" for c, n in HANDLERS])
+def test_handler_denies_other_caseloads(world: World, session: Session, who: str,
+                                        state_cls: type[State], handler_name: str) -> None:
+    intruder: User = getattr(world, who)
+    foreign = world.patient_b if who == "manager_a" else world.patient_a
+    token = create_session(session=session, user=intruder, now=datetime.now(UTC))
+    session.commit()
+    before = _guarded_counts(session)
+    state = _state_for(state_cls, token)
+    fn = state_cls.event_handlers[handler_name].fn
+    args, takes_ids = _arguments(fn, str(foreign.id))
+    try:
+        result = fn(state, *args)
+        if inspect.isgenerator(result):
+            list(result)
+        raised = False
+    except AccessDenied:
+        raised = True
+    if takes_ids and handler_name not in {"filter_by_action"}:
+        assert raised, f"{state_cls.__name__}.{handler_name} accepted another caseload's id"
+    visible = str(state.dict())
+    for patient in (foreign, world.patient_other):
+        assert patient.mrn not in visible and patient.family_name not in visible
+    session.expire_all()
+    assert _guarded_counts(session) == before
+
+
+def _route_calls() -> list[tuple[str, str]]:
+    calls = []
+    for route in api.routes:
+        if isinstance(route, APIRoute):
+            for method in sorted(route.methods):
+                calls.append((method, route.path))
+    return calls
+
+
+@pytest.mark.parametrize(("method", "path"), _route_calls())
+def test_route_requires_authentication(world: World, method: str, path: str) -> None:
+    """No route but the public few answers without a session, whatever ids it is given."""
+    if (method, path) in PUBLIC_ROUTES:
+        pytest.skip("public by design")
+    client = TestClient(api)
+    filled = path.replace("{patient_id}", str(world.patient_b.id))
+    response = client.request(method, filled, params={"month": "2026-11"},
+                              data={"new_password": "x" * 20, "confirm_password": "x" * 20,
+                                    "otp": "123456"}, follow_redirects=False)
+    sent_to_sign_in = response.status_code == 303 and response.headers["location"] == "/login"
+    assert response.status_code in (401, 403) or sent_to_sign_in, (method, path,
+                                                                    response.status_code)
