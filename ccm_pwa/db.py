@@ -34,7 +34,10 @@ def get_engine(url: str | None = None) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         sa.event.listen(engine, "connect", _on_sqlite_connect)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # Sessions in UTC: the driver then returns fixed-offset UTC datetimes, which are cheap
+    # to compare (a month-end run reads a million of them) and never depend on server config.
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                            connect_args={"options": "-c timezone=UTC"})
 
 
 @contextmanager

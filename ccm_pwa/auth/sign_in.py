@@ -34,6 +34,7 @@ LOCK_AFTER_IN_DAY = 20
 IP_LIMIT = 30
 IP_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 12
+ALREADY_SET_UP = "This account is already set up."
 _RECOVERY_CODE = re.compile(r"^[A-Z2-9]{6}(-?[A-Z2-9]{6}){3}$", re.IGNORECASE)
 
 # Verifying against a real hash when the account does not exist keeps both paths equally slow.
@@ -94,8 +95,13 @@ def complete_setup(*, session: Session, user: User, current_session_id: uuid.UUI
     """First sign-in: set a real password and confirm TOTP with a first valid code.
 
     On success every other session ends and this one is replaced by a fresh token, so a
-    token seen before enrollment is worthless afterwards.
+    token seen before enrollment is worthless afterwards. Refused once setup is done: it
+    would change the password without the old one and reissue the recovery codes.
     """
+    if not user.must_change_password and user.totp_enrolled_at is not None:
+        record_audit(session=session, action="totp.enroll", user_id=user.id, client=client,
+                     outcome="failure", detail={"why": "already_set_up"}, occurred_at=now)
+        return SetupOutcome(ok=False, message=ALREADY_SET_UP)
     problem = password_problem(new_password, confirm_password, user)
     if problem:
         return SetupOutcome(ok=False, message=problem)

@@ -104,10 +104,11 @@ def load_inputs(
     voided = frozenset(scope.voided(session, first_start - MAX_ENTRY_SPAN, last_end))
     for patient in patients:
         rows = sorted(entries.get(patient.id, []), key=lambda e: (e.started_at, str(e.id)))
+        spans = [(e, e.started_at, e.started_at + timedelta(seconds=e.duration_seconds))
+                 for e in rows]
         for month in months:
             start, end = bounds[month]
-            touching = tuple(e for e in rows if e.started_at < end
-                             and e.started_at + timedelta(seconds=e.duration_seconds) > start)
+            touching = tuple(e for e, e_start, e_end in spans if e_start < end and e_end > start)
             if only_with_entries and not touching:
                 continue
             result[month].append(_patient_month(

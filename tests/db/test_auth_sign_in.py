@@ -24,6 +24,7 @@ from ccm_pwa.auth.passwords import verify_password
 from ccm_pwa.auth.recovery import issue_recovery_codes
 from ccm_pwa.auth.sessions import resolve_session, token_hash
 from ccm_pwa.auth.sign_in import (
+    ALREADY_SET_UP,
     BACKOFF_AFTER,
     GENERIC_FAILURE,
     IP_LIMIT,
@@ -724,3 +725,32 @@ def test_setup_enrolls_replaces_the_session_and_issues_recovery_codes(
     assert signed.ok is True and signed.needs_setup is False
     assert attempt(db_url, email=email, password=GOOD_NEW_PASSWORD, code=codes[0],
                    now=later + timedelta(minutes=1)).ok is True
+
+
+def test_setup_is_refused_once_the_account_is_set_up(session: Session, db_url: str,
+                                                    user: User) -> None:
+    """Otherwise a session alone (plus one code) would change the password without the old
+    one and replace the recovery codes."""
+    signed = attempt(db_url)
+    assert signed.ok is True and signed.token is not None
+    signed_in = resolve_session(session=session, token=signed.token, now=NOW)
+    assert signed_in is not None and signed_in.needs_setup is False
+    codes = issue_codes(session, user)
+    when = NOW + timedelta(seconds=30)
+
+    outcome = complete_setup(
+        session=session, user=signed_in.user, current_session_id=signed_in.auth_session.id,
+        new_password=GOOD_NEW_PASSWORD, confirm_password=GOOD_NEW_PASSWORD,
+        code=code_at(when), client=CLIENT, now=when)
+    session.commit()
+
+    assert outcome.ok is False and outcome.token is None and outcome.recovery_codes == []
+    assert outcome.message == ALREADY_SET_UP
+    stored = reload_user(session, user.id)
+    assert verify_password(stored.password_hash, PASSWORD)
+    assert stored.totp_enrolled_at == NOW - timedelta(days=30)
+    assert resolve_session(session=session, token=signed.token, now=when) is not None
+    session.commit()  # resolving moved last_seen_at: end that write before the next request
+    assert attempt(db_url, code=codes[0], now=when).ok is True  # old codes still valid
+    [refusal] = audit_rows(session, "totp.enroll", user_id=user.id)
+    assert (refusal.outcome, refusal.detail) == ("failure", {"why": "already_set_up"})
