@@ -48,6 +48,9 @@ PUBLIC_ROUTES = {
     ("DELETE", "/api/v1/session"),  # signing out without a session reveals nothing
     ("POST", "/api/v1/session/sign-out"),
 }
+# Handlers that act on the caller's own practice, not on ids they are given: another
+# practice's admin may use them (for her practice), and must change nothing in ours.
+OWN_PRACTICE_ACTIONS = {("UsersState", "add_user", "other_admin")}
 # Tables a refused handler must leave untouched (audit rows and session touches are fine).
 GUARDED_TABLES = [Patient, User, TimeEntry, Note, CarePlanRevision, AppliedMutation]
 
@@ -78,6 +81,7 @@ class World:
         self.admin = user("admin", Role.ADMIN, practice.id)
         self.other_admin = user("otheradmin", Role.ADMIN, other.id)
         session.flush()
+        self.users_in_practice = 5
 
         def patient(mrn: str, manager: User | None, practice_id: uuid.UUID) -> Patient:
             row = Patient(practice_id=practice_id, mrn=mrn, given_name=f"Given{mrn}",
@@ -172,22 +176,44 @@ def test_handler_denies_other_caseloads(world: World, session: Session, who: str
         raised = False
     except AccessDenied:
         raised = True
-    if takes_ids and handler_name not in {"filter_by_action"}:
+    own_practice = (state_cls.__name__, handler_name, who) in OWN_PRACTICE_ACTIONS
+    if takes_ids and handler_name not in {"filter_by_action"} and not own_practice:
         assert raised, f"{state_cls.__name__}.{handler_name} accepted another caseload's id"
     visible = str(state.dict())
-    for patient in (foreign, world.patient_other):
+    forbidden = {
+        "manager_a": [world.patient_b, world.patient_other],
+        "lonely_supervisor": [world.patient_a, world.patient_b, world.patient_other],
+        "other_admin": [world.patient_a, world.patient_b],
+    }[who]
+    for patient in forbidden:
         assert patient.mrn not in visible and patient.family_name not in visible
     session.expire_all()
-    assert _guarded_counts(session) == before
+    after = _guarded_counts(session)
+    if own_practice:
+        ours = session.execute(sa.select(sa.func.count()).select_from(User).where(
+            User.practice_id == world.manager_a.practice_id)).scalar_one()
+        assert ours == world.users_in_practice
+    else:
+        assert after == before
+
+
+def _walk(routes: list, prefix: str = "") -> Iterator[tuple[str, str]]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            for method in sorted(route.methods):
+                yield method, prefix + route.path
+        elif hasattr(route, "original_router"):  # FastAPI >= 0.16x wraps included routers
+            yield from _walk(route.original_router.routes, prefix + route.include_context.prefix)
 
 
 def _route_calls() -> list[tuple[str, str]]:
-    calls = []
-    for route in api.routes:
-        if isinstance(route, APIRoute):
-            for method in sorted(route.methods):
-                calls.append((method, route.path))
-    return calls
+    return sorted(set(_walk(api.routes)))
+
+
+def test_every_route_is_enumerated() -> None:
+    calls = set(_route_calls())
+    assert {("GET", "/api/v1/reports/billing"), ("GET", "/api/v1/session"),
+            ("POST", "/api/v1/session/setup")} <= calls
 
 
 @pytest.mark.parametrize(("method", "path"), _route_calls())
