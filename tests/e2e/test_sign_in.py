@@ -48,7 +48,7 @@ def test_new_user_enrolls_totp_from_the_page(demo_app: DemoApp, phone: Page) -> 
     expect(phone.get_by_label("Secret key")).not_to_have_text("", timeout=20_000)
     secret = phone.get_by_label("Secret key").inner_text().replace(" ", "")
     expect(phone.get_by_role("img", name="QR code for your authenticator")).to_be_visible()
-    phone.get_by_label("New password").fill("long enough passphrase 42")
+    phone.get_by_label("New password", exact=True).fill("long enough passphrase 42")
     phone.get_by_label("Repeat the new password").fill("long enough passphrase 42")
     phone.get_by_label("Code from your authenticator app").fill(pyotp.TOTP(secret).now())
     phone.get_by_role("button", name="Finish setup").click()

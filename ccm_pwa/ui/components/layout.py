@@ -51,3 +51,14 @@ def app_shell(*children: rx.Component) -> rx.Component:
         rx.box(*children, padding="16px", max_width="960px", margin="0 auto"),
         min_height="100vh",
     )
+
+
+VISUALLY_HIDDEN = {
+    "position": "absolute", "width": "1px", "height": "1px", "overflow": "hidden",
+    "clip": "rect(0 0 0 0)", "white_space": "nowrap",
+}
+
+
+def table_caption(text: str) -> rx.Component:
+    """Names a table for screen readers (and tests): Radix puts aria-label on a wrapper."""
+    return rx.el.caption(text, style=VISUALLY_HIDDEN)

@@ -15,7 +15,7 @@ from ccm_pwa.db import session_scope
 from ccm_pwa.models import PerformerKind, Role, User
 from ccm_pwa.services import user_admin
 from ccm_pwa.services.users import UserError, create_user
-from ccm_pwa.ui.components.layout import app_shell
+from ccm_pwa.ui.components.layout import app_shell, table_caption
 from ccm_pwa.ui.pages.login import field
 from ccm_pwa.ui.states.auth import AuthState
 
@@ -150,11 +150,12 @@ def admin_users_page() -> rx.Component:
                     rx.text("Secret key: ", rx.code(UsersState.handover_secret))),
         ))),
         rx.table.root(
+            table_caption("Users"),
             rx.table.header(rx.table.row(
                 rx.table.column_header_cell("Name"), rx.table.column_header_cell("Role"),
                 rx.table.column_header_cell("Status"), rx.table.column_header_cell("Actions"))),
             rx.table.body(rx.foreach(UsersState.users, _user_row)),
-            width="100%", aria_label="Users",
+            width="100%",
         ),
         rx.heading("Add a user", size="4", as_="h2", margin_top="24px"),
         rx.form(

@@ -9,7 +9,7 @@ from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.db import session_scope
 from ccm_pwa.models import Role
 from ccm_pwa.services.audit_log import audit_lines
-from ccm_pwa.ui.components.layout import app_shell
+from ccm_pwa.ui.components.layout import app_shell, table_caption
 from ccm_pwa.ui.states.auth import AuthState
 
 SHOWN = 200
@@ -64,9 +64,10 @@ def audit_log_page() -> rx.Component:
                      aria_label="Filter by action"),
             rx.button("Filter", type="submit")), on_submit=AuditLogState.filter_by_action),
         rx.table.root(
+            table_caption("Audit events"),
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
                                            ("Time", "User", "Action", "Outcome", "Patient")])),
             rx.table.body(rx.foreach(AuditLogState.lines, _line)),
-            width="100%", size="1", aria_label="Audit events",
+            width="100%", size="1",
         ),
     )

@@ -10,7 +10,7 @@ from ccm_pwa.auth.access import AccessDenied
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.db import session_scope
 from ccm_pwa.services.caseload import caseload
-from ccm_pwa.ui.components.layout import app_shell
+from ccm_pwa.ui.components.layout import app_shell, table_caption
 from ccm_pwa.ui.states.auth import AuthState
 
 
@@ -54,6 +54,7 @@ def home_page() -> rx.Component:
         rx.heading("My caseload", size="6", as_="h1"),
         rx.text("Minutes this month (", CaseloadState.month, ")", color_scheme="gray"),
         rx.table.root(
+            table_caption("Caseload"),
             rx.table.header(rx.table.row(
                 rx.table.column_header_cell("Patient"),
                 rx.table.column_header_cell("Minutes"),
@@ -61,6 +62,6 @@ def home_page() -> rx.Component:
                 rx.table.column_header_cell("Next"),
             )),
             rx.table.body(rx.foreach(CaseloadState.rows, _row)),
-            width="100%", size="2", aria_label="Caseload",
+            width="100%", size="2",
         ),
     )
