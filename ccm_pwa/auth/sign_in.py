@@ -138,6 +138,40 @@ def password_problem(password: str, confirm: str, user: User) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class PasswordChange:
+    ok: bool
+    token: str | None = None
+    message: str = ""
+
+
+WRONG_CURRENT = "Your current password or the code did not match."
+
+
+def change_password(*, session: Session, user: User, current_password: str, code: str,
+                    new_password: str, confirm_password: str, client: str,
+                    now: datetime) -> PasswordChange:
+    """A signed-in user changes the password: current password and a fresh code required
+    (re-authentication), then every session ends and this device gets a new one."""
+    if not verify_password(user.password_hash, current_password) or \
+            not _second_factor_ok(session, user, code, now):
+        record_audit(session=session, action="password.change", user_id=user.id, client=client,
+                     outcome="failure", occurred_at=now)
+        return PasswordChange(ok=False, message=WRONG_CURRENT)
+    problem = password_problem(new_password, confirm_password, user)
+    if problem:
+        problem = problem.replace("the one-time password", "your current password")
+        return PasswordChange(ok=False, message=problem)
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = now
+    session.add(user)
+    revoke_all_sessions(session=session, user_id=user.id, now=now)
+    token = create_session(session=session, user=user, now=now, client_label=client)
+    record_audit(session=session, action="password.change", user_id=user.id, client=client,
+                 occurred_at=now)
+    return PasswordChange(ok=True, token=token)
+
+
 def unlock_user(*, session: Session, user: User, by: User, client: str,
                 now: datetime | None = None) -> None:
     """An admin lifts a lock after checking who is asking (audited).

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import socket
 import sys
 
 from sqlmodel import select
 
+from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.db import session_scope
 from ccm_pwa.domain.calendar import YearMonth
 from ccm_pwa.models import Patient
@@ -22,6 +25,11 @@ from ccm_pwa.services.practices import PracticeError, choose_practice
 from ccm_pwa.services.rollups import rebuild_rollups
 
 
+def _cli_client() -> str:
+    """Who ran the command, as far as the machine knows (the CLI has no signed-in user)."""
+    return f"cli user={getpass.getuser()} host={socket.gethostname()}"
+
+
 def _fail(message: str) -> int:
     print(f"ccm-pwa: error: {message}", file=sys.stderr)
     return 2
@@ -32,6 +40,9 @@ def run_report(args: argparse.Namespace) -> int:
         with session_scope() as session:
             practice = choose_practice(session=session, name=args.practice)
             rows = claim_rows(session=session, practice=practice, month=args.month)
+            record_audit(session=session, action="billing_report.export", client=_cli_client(),
+                         detail={"month": str(args.month), "format": args.format,
+                                 "claim_lines": len(rows)})
     except PracticeError as exc:
         return _fail(str(exc))
     if args.format == "csv":
@@ -54,6 +65,8 @@ def run_packet(args: argparse.Namespace) -> int:
                 return _fail(f"no patient with MRN {args.mrn!r} in {practice.name}")
             packet = audit_packet(session=session, practice=practice, month=args.month,
                                   patient=patient)
+            record_audit(session=session, action="audit_packet.export", patient_id=patient.id,
+                         client=_cli_client(), detail={"month": str(args.month)})
     except PracticeError as exc:
         return _fail(str(exc))
     if args.format == "html":

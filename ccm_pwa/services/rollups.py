@@ -105,8 +105,23 @@ def _slice_rows(url: str, practice_id: uuid.UUID, months: list[YearMonth],
 
 
 def _insert_rows(session: Session, rows: list[dict[str, object]]) -> int:
+    if not rows:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        return _copy_rows(session, rows)
     for i in range(0, len(rows), 5000):
         session.execute(sa.insert(PatientMonth), rows[i : i + 5000])
+    return len(rows)
+
+
+def _copy_rows(session: Session, rows: list[dict[str, object]]) -> int:
+    """PostgreSQL's COPY: several times faster than INSERT for a full rebuild's rows."""
+    columns = list(rows[0])
+    cursor = session.connection().connection.dbapi_connection.cursor()
+    names = ", ".join(f'"{c}"' for c in columns)
+    with cursor.copy(f"COPY patient_month ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
     return len(rows)
 
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.models import (
     Activity,
     Patient,
@@ -73,6 +74,9 @@ def record_time_entry(
     )
     session.add(entry)
     session.flush()
+    record_audit(session=session, action="time_entry.record", user_id=performer.id,
+                 patient_id=patient_id, detail={"entry": str(entry.id), "seconds": duration_seconds,
+                                                "source": str(source)}, occurred_at=now)
     _refresh(session, patient, entry)
     return entry
 
@@ -96,6 +100,9 @@ def void_time_entry(
                          occurred_at=occurred_at or now, received_at=now)
     session.add(void)
     session.flush()
+    record_audit(session=session, action="time_entry.void", user_id=voided_by.id,
+                 patient_id=entry.patient_id, detail={"entry": str(entry_id),
+                                                      "reason": void.reason}, occurred_at=now)
     patient = session.get(Patient, entry.patient_id)
     assert patient is not None
     _refresh(session, patient, entry)

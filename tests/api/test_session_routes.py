@@ -9,6 +9,7 @@ import httpx
 import pyotp
 from sqlmodel import Session, select
 
+from ccm_pwa.auth.recovery import issue_recovery_codes
 from ccm_pwa.auth.sign_in import GENERIC_FAILURE
 from ccm_pwa.models import Practice, Role, User
 from ccm_pwa.services.users import create_user
@@ -134,3 +135,36 @@ def test_security_headers_on_api_responses(api_server: ApiServer) -> None:
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["referrer-policy"] == "same-origin"
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_password_change_signs_out_other_devices(api_server: ApiServer,
+                                                 session: Session) -> None:
+    user, secret = _enrolled_user(session)
+    # Recovery codes stand in for further TOTP codes: each TOTP step is accepted only once.
+    spare = issue_recovery_codes(session=session, user_id=user.id)
+    session.commit()
+    phone = _sign_in(api_server, user.email, PASSWORD, pyotp.TOTP(secret).now())
+    laptop = _sign_in(api_server, user.email, PASSWORD, spare[0])
+    phone_cookie = {"ccm_session": phone.cookies["ccm_session"]}
+    laptop_cookie = {"ccm_session": laptop.cookies["ccm_session"]}
+    form = {"current_password": "not it", "otp": "123456", "new_password": "brand new secret 7",
+            "confirm_password": "brand new secret 7"}
+    refused = httpx.post(f"{api_server.url}/api/v1/session/password", data=form,
+                         cookies=phone_cookie)
+    assert refused.headers["location"] == "/account?problem=current"
+    form.update(current_password=PASSWORD, otp=spare[1])
+    changed = httpx.post(f"{api_server.url}/api/v1/session/password", data=form,
+                         cookies=phone_cookie)
+    assert changed.status_code == 303 and changed.headers["location"] == "/account?changed=1"
+    new_cookie = {"ccm_session": changed.cookies["ccm_session"]}
+    for old in (phone_cookie, laptop_cookie):
+        assert httpx.get(f"{api_server.url}/api/v1/session", cookies=old).status_code == 401
+    assert httpx.get(f"{api_server.url}/api/v1/session", cookies=new_cookie).status_code == 200
+    again = _sign_in(api_server, user.email, "brand new secret 7", spare[2])
+    assert again.status_code == 200
+    everywhere = httpx.post(f"{api_server.url}/api/v1/session/sign-out-everywhere",
+                            cookies=new_cookie)
+    assert everywhere.status_code == 303
+    assert httpx.get(f"{api_server.url}/api/v1/session", cookies=new_cookie).status_code == 401
+    assert httpx.get(f"{api_server.url}/api/v1/session",
+                     cookies={"ccm_session": again.cookies["ccm_session"]}).status_code == 401

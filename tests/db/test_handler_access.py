@@ -47,6 +47,7 @@ PUBLIC_ROUTES = {
     ("GET", "/api/v1/openapi.json"),
     ("DELETE", "/api/v1/session"),  # signing out without a session reveals nothing
     ("POST", "/api/v1/session/sign-out"),
+    ("POST", "/api/v1/session/sign-out-everywhere"),  # without a session: only clears cookies
 }
 # Handlers that act on the caller's own practice, not on ids they are given: another
 # practice's admin may use them (for her practice), and must change nothing in ours.

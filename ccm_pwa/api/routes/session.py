@@ -16,14 +16,16 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 
 from ccm_pwa.api.errors import ApiError
+from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.auth.sessions import (
     COOKIE_NAME,
     SECURE_COOKIE_NAME,
     resolve_session,
+    revoke_all_sessions,
     revoke_session,
     token_from_cookie_header,
 )
-from ccm_pwa.auth.sign_in import complete_setup, sign_in
+from ccm_pwa.auth.sign_in import WRONG_CURRENT, change_password, complete_setup, sign_in
 from ccm_pwa.config import load_settings
 from ccm_pwa.db import session_scope
 
@@ -172,6 +174,64 @@ def complete_setup_form(
                             headers={"Cache-Control": "no-store"})
     set_session_cookie(response, outcome.token, request)
     return response
+
+
+@router.post("/password", include_in_schema=False)
+def change_password_form(
+    request: Request,
+    current_password: Annotated[str, Form(max_length=256)],
+    otp: Annotated[str, Form(max_length=40)],
+    new_password: Annotated[str, Form(max_length=256)],
+    confirm_password: Annotated[str, Form(max_length=256)],
+) -> Response:
+    """Change the password (re-authenticated); signs out every other device."""
+    _require_same_origin(request)
+    token = token_from_cookie_header(request.headers.get("cookie", ""))
+    now = _now()
+    _ip, client = _client(request)
+    with session_scope() as session:
+        signed_in = resolve_session(session=session, token=token, now=now)
+        if signed_in is None or signed_in.needs_setup:
+            return RedirectResponse("/login", status_code=303)
+        outcome = change_password(
+            session=session, user=signed_in.user, current_password=current_password, code=otp,
+            new_password=new_password, confirm_password=confirm_password, client=client,
+            now=now)
+    if not outcome.ok or outcome.token is None:
+        problem = next((k for k, v in PASSWORD_PROBLEMS.items() if v == outcome.message),
+                       "current")
+        return RedirectResponse(f"/account?problem={problem}", status_code=303)
+    response = RedirectResponse("/account?changed=1", status_code=303)
+    set_session_cookie(response, outcome.token, request)
+    return response
+
+
+@router.post("/sign-out-everywhere", include_in_schema=False)
+def sign_out_everywhere_form(request: Request) -> Response:
+    """Lost or shared device: end every session of this user, here included."""
+    _require_same_origin(request)
+    token = token_from_cookie_header(request.headers.get("cookie", ""))
+    now = _now()
+    with session_scope() as session:
+        signed_in = resolve_session(session=session, token=token, now=now)
+        if signed_in is not None:
+            ended = revoke_all_sessions(session=session, user_id=signed_in.user.id, now=now)
+            record_audit(session=session, action="session.revoke_all",
+                         user_id=signed_in.user.id, client=_client(request)[1],
+                         detail={"sessions": ended}, occurred_at=now)
+    response = RedirectResponse("/login?signed_out=1", status_code=303,
+                                headers={"Clear-Site-Data": CLEAR_SITE_DATA})
+    clear_session_cookie(response)
+    return response
+
+
+PASSWORD_PROBLEMS = {
+    "current": WRONG_CURRENT,
+    "mismatch": "The two passwords differ.",
+    "short": "Use at least 12 characters.",
+    "email": "Do not use your email in the password.",
+    "reused": "Choose a password different from your current password.",
+}
 
 
 def _revoke(request: Request) -> None:

@@ -29,6 +29,7 @@ def navigation() -> rx.Component:
         rx.cond(AuthState.user_role != "care_manager", _nav_link("Audit log", "/audit")),
         rx.cond(AuthState.user_role == "admin", _nav_link("Users", "/admin/users")),
         rx.cond(AuthState.user_role == "admin", _nav_link("Status", "/status")),
+        _nav_link("My account", "/account"),
         spacing="4", wrap="wrap", as_="nav", aria_label="Main",
     )
 

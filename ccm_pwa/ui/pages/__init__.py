@@ -1,5 +1,5 @@
 """Every page module; importing this package registers the routes."""
 
-from ccm_pwa.ui.pages import account_setup, admin_users, audit_log, home, login, status
+from ccm_pwa.ui.pages import account, account_setup, admin_users, audit_log, home, login, status
 
-__all__ = ["account_setup", "admin_users", "audit_log", "home", "login", "status"]
+__all__ = ["account", "account_setup", "admin_users", "audit_log", "home", "login", "status"]
