@@ -22,6 +22,10 @@ from sqlalchemy.orm import declared_attr
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+# The billing engine's vocabulary is the schema's: one definition of programs and performers.
+from ccm_pwa.domain.billing_case import Performer as PerformerKind
+from ccm_pwa.domain.billing_case import Program
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -84,20 +88,6 @@ class Role(StrEnum):
     CARE_MANAGER = "care_manager"
     SUPERVISOR = "supervisor"
     ADMIN = "admin"
-
-
-class PerformerKind(StrEnum):
-    """Whose time it is, which decides the codes it may count toward (rules T5)."""
-
-    CLINICAL_STAFF = "clinical_staff"
-    BILLING_PRACTITIONER = "billing_practitioner"
-    NON_CLINICAL = "non_clinical"
-
-
-class Program(StrEnum):
-    CCM = "ccm"
-    COMPLEX_CCM = "complex_ccm"
-    PCM = "pcm"
 
 
 class EnrollmentStatus(StrEnum):

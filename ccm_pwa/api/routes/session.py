@@ -14,12 +14,14 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from ccm_pwa.api.errors import ApiError
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.auth.sessions import (
     COOKIE_NAME,
     SECURE_COOKIE_NAME,
+    SignedIn,
     resolve_session,
     revoke_all_sessions,
     revoke_session,
@@ -83,9 +85,8 @@ def _attempt(request: Request, email: str, password: str, otp: str):
 @router.get("")
 def read_session(request: Request) -> JSONResponse:
     """Who is signed in (the phone asks before syncing); 401 when nobody is."""
-    token = token_from_cookie_header(request.headers.get("cookie", ""))
     with session_scope() as session:
-        signed_in = resolve_session(session=session, token=token, now=_now())
+        signed_in = _signed_in(session, request, _now())
         if signed_in is None:
             raise ApiError(401, "unauthenticated", "not signed in")
         user = signed_in.user
@@ -156,11 +157,9 @@ def complete_setup_form(
 ) -> Response:
     """First sign-in: new password and first TOTP code; shows the recovery codes once."""
     _require_same_origin(request)
-    token = token_from_cookie_header(request.headers.get("cookie", ""))
-    now = _now()
-    _ip, client = _client(request)
+    now, client = _now(), _client(request)[1]
     with session_scope() as session:
-        signed_in = resolve_session(session=session, token=token, now=now)
+        signed_in = _signed_in(session, request, now)
         if signed_in is None:
             return RedirectResponse("/login", status_code=303)
         outcome = complete_setup(
@@ -186,11 +185,9 @@ def change_password_form(
 ) -> Response:
     """Change the password (re-authenticated); signs out every other device."""
     _require_same_origin(request)
-    token = token_from_cookie_header(request.headers.get("cookie", ""))
-    now = _now()
-    _ip, client = _client(request)
+    now, client = _now(), _client(request)[1]
     with session_scope() as session:
-        signed_in = resolve_session(session=session, token=token, now=now)
+        signed_in = _signed_in(session, request, now)
         if signed_in is None or signed_in.needs_setup:
             return RedirectResponse("/login", status_code=303)
         outcome = change_password(
@@ -210,10 +207,9 @@ def change_password_form(
 def sign_out_everywhere_form(request: Request) -> Response:
     """Lost or shared device: end every session of this user, here included."""
     _require_same_origin(request)
-    token = token_from_cookie_header(request.headers.get("cookie", ""))
     now = _now()
     with session_scope() as session:
-        signed_in = resolve_session(session=session, token=token, now=now)
+        signed_in = _signed_in(session, request, now)
         if signed_in is not None:
             ended = revoke_all_sessions(session=session, user_id=signed_in.user.id, now=now)
             record_audit(session=session, action="session.revoke_all",
@@ -232,6 +228,11 @@ PASSWORD_PROBLEMS = {
     "email": "Do not use your email in the password.",
     "reused": "Choose a password different from your current password.",
 }
+
+
+def _signed_in(session: Session, request: Request, now: datetime) -> SignedIn | None:
+    token = token_from_cookie_header(request.headers.get("cookie", ""))
+    return resolve_session(session=session, token=token, now=now)
 
 
 def _revoke(request: Request) -> None:
