@@ -14,7 +14,7 @@ mkdir -p "$DATA_DIR"
 ccm-pwa db upgrade
 logins="$DATA_DIR/demo-sign-ins.txt"
 if [ ! -s "$logins" ]; then
-  ccm-pwa demo --if-empty --patients 300 --care-managers 5 --seed 1 | tee "$logins.tmp"
+  ccm-pwa demo --if-empty --patients 300 --care-managers 5 --seed 1 > "$logins.tmp"
   mv "$logins.tmp" "$logins"
 fi
 echo
