@@ -315,6 +315,7 @@ class CarePlan(Table, table=True):
     copy_given_on: date | None = None
     copy_given_method: str = ""
     next_review_on: date | None = None
+    last_reviewed_on: date | None = None  # the monthly review (care_plan.review)
     created_at: datetime = _ts(default=True)
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ccm_pwa.api.errors import install_error_handlers
-from ccm_pwa.api.routes import health, reports, session
+from ccm_pwa.api.routes import (
+    candidates,
+    health,
+    patients,
+    reports,
+    session,
+    sync,
+    worklist,
+)
 
 API_PREFIX = "/api/v1"
 
@@ -20,3 +28,7 @@ install_error_handlers(api)
 api.include_router(health.router, prefix=API_PREFIX)
 api.include_router(reports.router, prefix=API_PREFIX)
 api.include_router(session.router, prefix=API_PREFIX)
+api.include_router(worklist.router, prefix=API_PREFIX)
+api.include_router(patients.router, prefix=API_PREFIX)
+api.include_router(sync.router, prefix=API_PREFIX)
+api.include_router(candidates.router, prefix=API_PREFIX)

@@ -233,10 +233,13 @@ def _create_patient(session, practice, rng, ids, index, staff, today, zone, resu
     target_previous = rng.choice([0, 10, 18, 22, 25, 31, 38, 42, 45, 55, 63, 75])
     _create_time(session, rng, ids, patient, performers, previous_start, last_day_previous,
                  target_previous, zone, today, result)
+    # This month's work stops yesterday: the demo never holds entries later than the moment
+    # someone uses it (a timer started now must not collide with invented time).
     target_now = int(rng.choice([0, 0, 5, 8, 12, 15, 17, 19, 21, 24, 28, 35, 41, 48, 61, 66, 95])
-                     * min(1.0, today.day / 20))
-    _create_time(session, rng, ids, patient, performers, month_start, today, target_now, zone,
-                 today, result)
+                     * min(1.0, (today.day - 1) / 20))
+    if today.day > 1:
+        _create_time(session, rng, ids, patient, performers, month_start,
+                     today - timedelta(days=1), target_now, zone, today, result)
     if rng.random() < 0.5:
         session.add(Task(
             id=ids.next(), patient_id=patient.id, owner_id=manager.id,
@@ -257,8 +260,6 @@ def _create_time(session, rng, ids, patient, performers, first_day, last_day, ta
         remaining -= seconds
         day = first_day + timedelta(days=rng.randrange(days))
         start = datetime.combine(day, time(rng.randrange(8, 17), rng.randrange(60)), zone)
-        if day == today:
-            start = datetime.combine(day, time(8, rng.randrange(60)), zone)
         performer = rng.choice(performers)
         activity = rng.choice(list(Activity))
         manual = rng.random() < 0.08

@@ -154,7 +154,7 @@ def world(session: Session, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Wor
 
 def test_the_app_has_handlers_to_check() -> None:
     names = {f"{cls.__name__}.{name}" for cls, name in HANDLERS}
-    assert {"CaseloadState.load", "UsersState.add_user", "AuthState.guard"} <= names
+    assert {"AuditLogState.load", "UsersState.add_user", "AuthState.guard"} <= names
 
 
 @pytest.mark.parametrize("who", ["manager_a", "lonely_supervisor", "other_admin"])
@@ -226,7 +226,8 @@ def test_route_requires_authentication(world: World, method: str, path: str) -> 
     filled = path.replace("{patient_id}", str(world.patient_b.id))
     response = client.request(method, filled, params={"month": "2026-11"},
                               data={"new_password": "x" * 20, "confirm_password": "x" * 20,
-                                    "otp": "123456"}, follow_redirects=False)
+                                    "current_password": "x" * 20, "otp": "123456"},
+                              follow_redirects=False)
     sent_to_sign_in = response.status_code == 303 and response.headers["location"] == "/login"
     assert response.status_code in (401, 403) or sent_to_sign_in, (method, path,
                                                                     response.status_code)

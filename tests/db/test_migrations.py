@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from ccm_pwa.db import get_engine
 from ccm_pwa.migrations import current_revision, head_revision, upgrade
+from ccm_pwa.models import CarePlan
+from tests.conftest import BACKENDS, POSTGRES_ADMIN_URL
 
 
 def test_upgrade_reaches_head(db_url: str) -> None:
@@ -32,3 +40,79 @@ def test_upgrade_from_empty_sqlite_file(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     assert current_revision(url) is None
     assert upgrade(url) == head_revision()
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database that no migration has touched, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'at_0001.db'}"
+        return
+    server = sa.engine.make_url(request.getfixturevalue("postgresql_url"))
+    name = f"ccm_mig_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_upgrade_from_0001_keeps_care_plans(fresh_url: str) -> None:
+    """A database at 0001 with a care plan in it upgrades to head on each backend."""
+    assert upgrade(fresh_url, "0001") == "0001"
+    engine = get_engine(fresh_url)
+    with engine.begin() as connection:
+        assert "last_reviewed_on" not in {
+            c["name"] for c in sa.inspect(connection).get_columns("care_plan")}
+        ids = _insert_care_plan(connection)
+    assert upgrade(fresh_url) == head_revision()
+    with engine.connect() as connection:
+        row = connection.execute(sa.text(
+            "SELECT patient_id, established_on, copy_given_method, last_reviewed_on "
+            "FROM care_plan WHERE id = :id"), {"id": _key(connection, ids["plan"])}).one()
+    assert str(row.established_on) == "2026-10-02"
+    assert row.copy_given_method == "mail" and row.last_reviewed_on is None
+    with Session(engine) as session:  # the models read the upgraded row
+        plan = session.get(CarePlan, ids["plan"])
+        assert plan is not None and plan.patient_id == ids["patient"]
+        assert plan.last_reviewed_on is None
+
+
+def _key(connection: sa.Connection, value: uuid.UUID) -> object:
+    """UUID columns are native on PostgreSQL and 32 hex characters on SQLite."""
+    return value if connection.dialect.name == "postgresql" else value.hex
+
+
+def _insert_care_plan(connection: sa.Connection) -> dict[str, uuid.UUID]:
+    ids = {name: uuid.uuid4() for name in ("practice", "user", "patient", "plan")}
+    now = datetime.now(UTC)
+    key = {name: _key(connection, value) for name, value in ids.items()}
+    connection.execute(sa.text(
+        "INSERT INTO practice (id, name, timezone, fee_year, reminder_local_time, created_at) "
+        "VALUES (:id, 'Lakeside', 'America/Chicago', 2026, '09:00', :now)"),
+        {"id": key["practice"], "now": now})
+    connection.execute(sa.text(
+        "INSERT INTO app_user (id, practice_id, name, email, role, performer_kind, credential, "
+        "npi, active, password_hash, must_change_password, failed_attempts, created_at) "
+        "VALUES (:id, :practice, 'Dr. Osei', 'osei@x.example', 'care_manager', "
+        "'billing_practitioner', 'MD', '', :yes, '', :no, 0, :now)"),
+        {"id": key["user"], "practice": key["practice"], "now": now, "yes": True, "no": False})
+    connection.execute(sa.text(
+        "INSERT INTO patient (id, practice_id, mrn, given_name, family_name, birth_date, phone, "
+        "preferred_language, program, enrollment_status, enrollment_reason, "
+        "enrollment_changed_at, created_at, updated_at, version) VALUES (:id, :practice, 'M1', "
+        "'Rosa', 'Garcia', :birth, '', 'es', 'ccm', 'enrolled', '', :now, :now, :now, 1)"),
+        {"id": key["patient"], "practice": key["practice"], "birth": date(1948, 2, 1),
+         "now": now})
+    connection.execute(sa.text(
+        "INSERT INTO care_plan (id, patient_id, status, established_on, established_by_id, "
+        "copy_given_method, created_at) VALUES (:id, :patient, 'active', :on, :user, 'mail', "
+        ":now)"), {"id": key["plan"], "patient": key["patient"], "on": date(2026, 10, 2),
+                   "user": key["user"], "now": now})
+    return ids

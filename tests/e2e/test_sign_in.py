@@ -56,17 +56,17 @@ def test_new_user_enrolls_totp_from_the_page(demo_app: DemoApp, phone: Page) -> 
     codes = phone.get_by_role("list", name="Recovery codes").get_by_role("listitem")
     expect(codes).to_have_count(10, timeout=20_000)
     phone.get_by_role("link", name="Continue to the app").click()
-    expect(phone.get_by_role("heading", name="My caseload")).to_be_visible(timeout=20_000)
+    expect(phone.get_by_role("heading", name="Today", exact=True)).to_be_visible(timeout=20_000)
     expect(phone.get_by_label("Signed in as")).to_have_text("Nia Nurse")
 
 
 def test_demo_care_manager_signs_in_and_out(demo_app: DemoApp, phone: Page) -> None:
     login = demo_app.login("care_manager", index=2)  # kim: a care manager with patients
     _sign_in(phone, demo_app, login.email, login.password, fresh_code(login.secret))
-    expect(phone.get_by_role("heading", name="My caseload")).to_be_visible(timeout=20_000)
-    rows = phone.get_by_role("table", name="Caseload").get_by_role("row")
-    expect(rows.nth(1)).to_be_visible(timeout=20_000)
-    first_patient = rows.nth(1).get_by_role("rowheader").inner_text().splitlines()[0]
+    expect(phone.get_by_role("heading", name="Today", exact=True)).to_be_visible(timeout=20_000)
+    cards = phone.get_by_role("list", name="Worklist").get_by_role("heading")
+    expect(cards.first).to_be_visible(timeout=20_000)
+    first_patient = cards.first.inner_text()
     assert first_patient
 
     phone.get_by_role("button", name="Sign out").click()
@@ -90,7 +90,7 @@ def test_wrong_code_gets_the_generic_message(demo_app: DemoApp, phone: Page) -> 
 def test_care_manager_cannot_open_admin_screens(demo_app: DemoApp, phone: Page) -> None:
     login = demo_app.login("care_manager", index=3)
     _sign_in(phone, demo_app, login.email, login.password, fresh_code(login.secret))
-    expect(phone.get_by_role("heading", name="My caseload")).to_be_visible(timeout=20_000)
+    expect(phone.get_by_role("heading", name="Today", exact=True)).to_be_visible(timeout=20_000)
     expect(phone.get_by_role("link", name="Users")).to_have_count(0)
     phone.goto(demo_app.url + "admin/users")
     expect(phone.get_by_role("heading", name="Users")).to_be_visible(timeout=20_000)

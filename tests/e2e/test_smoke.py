@@ -19,7 +19,7 @@ def test_admin_sees_the_installation_status_on_a_phone(demo_app: DemoApp, phone:
     phone.get_by_label("Password").fill(admin.password)
     phone.get_by_label("Code from your authenticator app").fill(fresh_code(admin.secret))
     phone.get_by_role("button", name="Sign in").click()
-    expect(phone.get_by_role("heading", name="My caseload")).to_be_visible(timeout=20_000)
+    expect(phone.get_by_role("heading", name="Today", exact=True)).to_be_visible(timeout=20_000)
     phone.get_by_role("link", name="Status").click()
     expect(phone.get_by_role("heading", name="Chronic Care Management")).to_be_visible()
     expect(phone.get_by_label("Database status")).to_have_text("Connected", timeout=20_000)

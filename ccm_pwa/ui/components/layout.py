@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from ccm_pwa.ui.components.native_form import native_form
+from ccm_pwa.ui.components.timer import status_strip, stop_form, timer_bar
 from ccm_pwa.ui.states.auth import AuthState
 
 SIGN_OUT_ACTION = "/api/v1/session/sign-out"
@@ -25,7 +26,7 @@ def _nav_link(label: str, href: str) -> rx.Component:
 
 def navigation() -> rx.Component:
     return rx.hstack(
-        _nav_link("Caseload", "/"),
+        _nav_link("Today", "/"),
         rx.cond(AuthState.user_role != "care_manager", _nav_link("Audit log", "/audit")),
         rx.cond(AuthState.user_role == "admin", _nav_link("Users", "/admin/users")),
         rx.cond(AuthState.user_role == "admin", _nav_link("Status", "/status")),
@@ -36,6 +37,7 @@ def navigation() -> rx.Component:
 
 def app_shell(*children: rx.Component) -> rx.Component:
     return rx.box(
+        timer_bar(),
         rx.hstack(
             rx.vstack(
                 rx.text("ccm_pwa", weight="bold", size="2", color_scheme="teal"),
@@ -49,7 +51,9 @@ def app_shell(*children: rx.Component) -> rx.Component:
             border_bottom="1px solid var(--gray-5)",
         ),
         rx.box(navigation(), padding="4px 16px", border_bottom="1px solid var(--gray-4)"),
-        rx.box(*children, padding="16px", max_width="960px", margin="0 auto"),
+        rx.box(status_strip(), *children, padding="16px", max_width="960px", margin="0 auto",
+               padding_bottom="96px"),
+        stop_form(),
         min_height="100vh",
     )
 

@@ -1,5 +1,16 @@
 """Every page module; importing this package registers the routes."""
 
-from ccm_pwa.ui.pages import account, account_setup, admin_users, audit_log, home, login, status
+from ccm_pwa.ui.pages import (
+    account,
+    account_setup,
+    admin_users,
+    audit_log,
+    care_plan,
+    login,
+    patient,
+    status,
+    today,
+)
 
-__all__ = ["account", "account_setup", "admin_users", "audit_log", "home", "login", "status"]
+__all__ = ["account", "account_setup", "admin_users", "audit_log", "care_plan", "login",
+           "patient", "status", "today"]

@@ -1,0 +1,72 @@
+"""What every field route needs first: the signed-in user from the cookie, and audited refusals."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from ccm_pwa.api.errors import ApiError
+from ccm_pwa.auth.audit import record_audit
+from ccm_pwa.auth.sessions import resolve_session, token_from_cookie_header
+from ccm_pwa.db import session_scope
+from ccm_pwa.domain.calendar import YearMonth
+from ccm_pwa.models import Patient, User
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def current_user(request: Request) -> User:
+    """The user behind the session cookie; 401 without one, or before account setup is done.
+
+    A first sign-in has not yet chosen a password nor enrolled TOTP, so it must not reach
+    PHI even with a valid session (the phone sends the user to setup on this 401).
+    """
+    token = token_from_cookie_header(request.headers.get("cookie", ""))
+    with session_scope() as session:
+        signed_in = resolve_session(session=session, token=token, now=datetime.now(UTC))
+        if signed_in is None:
+            raise ApiError(401, "unauthenticated", "not signed in")
+        if signed_in.needs_setup:
+            raise ApiError(401, "unauthenticated", "finish setting up your account first")
+        return signed_in.user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def request_client(request: Request) -> str:
+    """Who called, for the audit log: address and user agent (never a token)."""
+    ip = request.client.host if request.client else ""
+    return f"api {ip} ua={request.headers.get('user-agent', '')[:200]}"
+
+
+def forbidden(user: User, request: Request, patient_id: str, action: str) -> ApiError:
+    """Audit a refused patient access in its own transaction, and the 403 to raise.
+
+    The same answer for someone else's patient and for an id that does not exist, so the
+    caller cannot probe which ids are real.
+    """
+    try:
+        wanted: uuid.UUID | None = uuid.UUID(patient_id)
+    except ValueError:
+        wanted = None
+    with session_scope() as session:
+        known = wanted is not None and session.get(Patient, wanted) is not None
+        record_audit(session=session, action="access.denied", user_id=user.id,
+                     patient_id=wanted if known else None, client=request_client(request),
+                     outcome="denied", detail={"why": "caseload", "route": action,
+                                               "patient_id": patient_id[:64]})
+    return ApiError(403, "forbidden", "this patient is not on your caseload")
+
+
+def parse_month(month: str | None) -> YearMonth | None:
+    """A `?month=YYYY-MM` query value, or None for the practice's current month."""
+    if month is None or month == "":
+        return None
+    try:
+        return YearMonth.parse(month)
+    except ValueError as exc:
+        raise ApiError(422, "malformed", f"month: {exc}") from None

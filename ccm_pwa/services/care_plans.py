@@ -1,0 +1,157 @@
+"""Care plans: per-element compare-and-set edits, plan details, the monthly review, history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from ccm_pwa.domain.calendar import YearMonth, local_date
+from ccm_pwa.models import (
+    CarePlan,
+    CarePlanConflict,
+    CarePlanElement,
+    CarePlanRevision,
+    CarePlanStatus,
+    Patient,
+    Practice,
+    User,
+)
+from ccm_pwa.services.enrollment import refresh_billed_months
+
+ELEMENTS = tuple(CarePlanElement)
+DETAIL_FIELDS = ("copy_given_on", "copy_given_method", "next_review_on")
+
+
+class CarePlanError(ValueError):
+    """The care-plan change cannot be made; the message says why."""
+
+
+class CarePlanConflictError(CarePlanError):
+    """The edit was based on an old version: kept as a conflict, nothing overwritten."""
+
+    def __init__(self, message: str, conflict: CarePlanConflict) -> None:
+        super().__init__(message)
+        self.conflict = conflict
+
+
+def current_plan(*, session: Session, patient_id: uuid.UUID) -> CarePlan | None:
+    """The patient's plan in use: the newest established one that is not superseded."""
+    return session.exec(
+        select(CarePlan).where(CarePlan.patient_id == patient_id,
+                               CarePlan.status != CarePlanStatus.SUPERSEDED)
+        .order_by(CarePlan.established_on.desc(), CarePlan.created_at.desc(),
+                  CarePlan.id)).first()
+
+
+def newest_revisions(*, session: Session,
+                     plan: CarePlan) -> dict[CarePlanElement, CarePlanRevision]:
+    """The version in force of each element that was ever written (the highest version)."""
+    newest: dict[CarePlanElement, CarePlanRevision] = {}
+    for revision in session.exec(select(CarePlanRevision)
+                                 .where(CarePlanRevision.care_plan_id == plan.id)):
+        element = CarePlanElement(revision.element)
+        if element not in newest or revision.version > newest[element].version:
+            newest[element] = revision
+    return newest
+
+
+def set_element(*, session: Session, patient: Patient, user: User,
+                element: CarePlanElement | str, value: Any, base_version: int,
+                occurred_at: datetime, now: datetime) -> CarePlanRevision:
+    """Write a new version of one element if `base_version` is still the newest.
+
+    Otherwise neither side is overwritten: a `CarePlanConflict` keeps both values for the
+    care manager to resolve, and CarePlanConflictError says what happened. The unique
+    (plan, element, version) index refuses a concurrent writer of the same version.
+    Creates the plan (established today) when the patient has none, which may make this
+    month billable, so the rollups are refreshed.
+    """
+    element = CarePlanElement(element)
+    plan = current_plan(session=session, patient_id=patient.id)
+    if plan is None:
+        plan = _new_plan(session, patient, user, min(occurred_at, now))
+        refresh_billed_months(session=session, practice=_practice(session, patient),
+                              patient_id=patient.id, since=YearMonth.of(plan.established_on))
+    newest = session.exec(
+        select(CarePlanRevision).where(CarePlanRevision.care_plan_id == plan.id,
+                                       CarePlanRevision.element == element)
+        .order_by(CarePlanRevision.version.desc())).first()
+    server_version = newest.version if newest else 0
+    if base_version != server_version:
+        conflict = CarePlanConflict(
+            care_plan_id=plan.id, element=element, base_version=base_version,
+            server_version=server_version, server_value=newest.value if newest else None,
+            client_value=value, client_author_id=user.id, client_occurred_at=occurred_at)
+        session.add(conflict)
+        session.flush()
+        raise CarePlanConflictError(
+            f"care plan {element.value.replace('_', ' ')} changed since version "
+            f"{base_version} (now version {server_version}): your edit is kept as a "
+            "conflict to resolve", conflict)
+    revision = CarePlanRevision(care_plan_id=plan.id, element=element,
+                                version=server_version + 1, value=value, author_id=user.id,
+                                occurred_at=occurred_at, received_at=now)
+    session.add(revision)
+    session.flush()
+    return revision
+
+
+def set_details(*, session: Session, patient: Patient, changes: dict[str, Any]) -> CarePlan:
+    """Set the copy-given date and method and the next review; keys left out stay as they are."""
+    plan = _require_plan(session, patient)
+    for name, value in changes.items():
+        if name not in DETAIL_FIELDS:
+            raise CarePlanError(f"{name} is not a care plan detail")
+        setattr(plan, name, value if value is not None or name != "copy_given_method" else "")
+    session.add(plan)
+    session.flush()
+    return plan
+
+
+def review(*, session: Session, patient: Patient, reviewed_on: date,
+           latest_allowed: date) -> CarePlan:
+    """Record the monthly review; an earlier date than the one on file never moves it back."""
+    plan = _require_plan(session, patient)
+    if reviewed_on > latest_allowed:
+        raise CarePlanError(f"review date {reviewed_on.isoformat()} is in the future")
+    if plan.last_reviewed_on is None or reviewed_on > plan.last_reviewed_on:
+        plan.last_reviewed_on = reviewed_on
+        session.add(plan)
+        session.flush()
+    return plan
+
+
+def history(*, session: Session, patient_id: uuid.UUID) -> list[CarePlanRevision]:
+    """Every version of every element of the patient's plans, newest first."""
+    return list(session.exec(
+        select(CarePlanRevision).join(CarePlan, CarePlan.id == CarePlanRevision.care_plan_id)
+        .where(CarePlan.patient_id == patient_id)
+        .order_by(CarePlanRevision.received_at.desc(), CarePlanRevision.occurred_at.desc(),
+                  CarePlanRevision.version.desc(), CarePlanRevision.element)))
+
+
+def _new_plan(session: Session, patient: Patient, user: User, when: datetime) -> CarePlan:
+    practice = _practice(session, patient)
+    plan = CarePlan(patient_id=patient.id, status=CarePlanStatus.ACTIVE,
+                    established_on=local_date(when, ZoneInfo(practice.timezone)),
+                    established_by_id=user.id)
+    session.add(plan)
+    session.flush()
+    return plan
+
+
+def _require_plan(session: Session, patient: Patient) -> CarePlan:
+    plan = current_plan(session=session, patient_id=patient.id)
+    if plan is None:
+        raise CarePlanError("the patient has no care plan yet: write an element first")
+    return plan
+
+
+def _practice(session: Session, patient: Patient) -> Practice:
+    practice = session.get(Practice, patient.practice_id)
+    assert practice is not None
+    return practice

@@ -1,0 +1,140 @@
+"""Today's worklist (GET /worklist): the caller's enrolled patients, ranked, with reasons.
+
+Minutes, codes and status come from `load_inputs` and `month_progress`, the evaluation the
+claim uses; the order comes from `domain.worklist.rank_worklist`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from ccm_pwa.auth.access import visible_patients
+from ccm_pwa.auth.audit import record_audit
+from ccm_pwa.domain.calendar import YearMonth, local_date, start_of_local_day
+from ccm_pwa.domain.progress import month_progress
+from ccm_pwa.domain.worklist import TRANSITION_WINDOW_DAYS, WorklistInput, rank_worklist
+from ccm_pwa.models import Activity, EnrollmentStatus, Patient, Practice, Task, TaskStatus, User
+from ccm_pwa.services.billing_cases import PatientMonthInput, load_inputs
+from ccm_pwa.services.patient_record import age_on, plain_words
+from ccm_pwa.services.rollups import claim_codes_text
+
+# What counts as the follow-up call after a discharge: talking with the patient or caregiver.
+CALL_ACTIVITIES = frozenset({Activity.PHONE_CALL_PATIENT, Activity.PHONE_CALL_CAREGIVER,
+                             Activity.TRANSITION_FOLLOW_UP})
+# On-hold tasks wait on someone else, so they do not make a patient due today.
+ACTIVE_TASKS = (TaskStatus.READY, TaskStatus.IN_PROGRESS)
+
+
+def worklist(*, session: Session, user: User, month: YearMonth | None, now: datetime,
+             client: str = "") -> dict:
+    """The worklist of `month` (default: the practice's current month) as seen at `now`.
+
+    Each patient listed is a PHI read, so each gets an audit row.
+    """
+    practice = session.get(Practice, user.practice_id)
+    assert practice is not None
+    zone = ZoneInfo(practice.timezone)
+    today = local_date(now, zone)
+    month = month or YearMonth.of(today)
+    days_left = (month.days if today < month.first_day else 0 if today > month.last_day
+                 else month.days - today.day + 1)
+    ids = list(session.execute(sa.select(Patient.id).where(
+        Patient.id.in_(visible_patients(user)),
+        Patient.enrollment_status == EnrollmentStatus.ENROLLED)).scalars())
+    inputs = (load_inputs(session=session, practice=practice, months=[month.preceding(), month],
+                          patient_ids=ids) if ids else {month: [], month.preceding(): []})
+    earlier = {item.patient.id: item for item in inputs[month.preceding()]}
+    overdue, due_today = _task_counts(session, ids, now, start_of_local_day(
+        today + timedelta(days=1), zone))
+    rows: dict[str, dict] = {}
+    items: list[WorklistInput] = []
+    for item in inputs[month]:
+        progress = month_progress(item.case, now, care_plan_in_force=item.care_plan is not None)
+        counted = [e for e in item.entries if e.id not in item.voided]
+        last_contact = max((e.started_at for e in counted), default=None)
+        discharge = _recent_discharge(item, earlier.get(item.patient.id), now, zone)
+        called_since = discharge is not None and _called_since(
+            discharge, item, earlier.get(item.patient.id))
+        patient = item.patient
+        key = str(patient.id)
+        items.append(WorklistInput(
+            patient_id=key, name=f"{patient.given_name} {patient.family_name}",
+            status=progress.status, minutes=progress.countable_minutes,
+            next_code=progress.next_code, minutes_to_next=progress.minutes_to_next,
+            days_left=progress.days_left, days_in_month=progress.days_in_month,
+            overdue_tasks=overdue[patient.id], tasks_due_today=due_today[patient.id],
+            recent_discharge=local_date(discharge, zone) if discharge else None,
+            contacted_since_discharge=called_since, contacted_this_month=bool(counted),
+            blocking_reasons=progress.blocking_reasons))
+        rows[key] = {
+            "id": key, "name": items[-1].name, "mrn": patient.mrn, "phone": patient.phone,
+            "age": age_on(patient.birth_date, today), "program": patient.program,
+            "conditions": _condition_words(item), "minutes": progress.countable_minutes,
+            "marks": list(progress.marks), "codes": claim_codes_text(progress.evaluation),
+            "next_code": progress.next_code, "minutes_to_next": progress.minutes_to_next,
+            "status": progress.status, "blocking_reasons": list(progress.blocking_reasons),
+            "tasks_due": overdue[patient.id] + due_today[patient.id],
+            "overdue_tasks": overdue[patient.id],
+            "recent_discharge": items[-1].recent_discharge.isoformat()
+            if items[-1].recent_discharge else None,
+            "last_contact": last_contact.astimezone(zone).isoformat() if last_contact else None,
+            "contacted_this_month": bool(counted)}
+    ranked = rank_worklist(items)
+    for row in ranked:
+        record_audit(session=session, action="worklist.read", user_id=user.id,
+                     patient_id=uuid.UUID(row.item.patient_id), client=client, occurred_at=now,
+                     detail={"month": str(month), "rank": row.rank})
+    return {"month": str(month), "days_in_month": month.days, "days_left": days_left,
+            "today": today.isoformat(),
+            "patients": [{**rows[r.item.patient_id], "rank": r.rank, "why": list(r.why)}
+                         for r in ranked]}
+
+
+def _task_counts(session: Session, ids: list[uuid.UUID], now: datetime, tomorrow: datetime
+                 ) -> tuple[Counter[uuid.UUID], Counter[uuid.UUID]]:
+    """Open tasks per patient already overdue, and due later today."""
+    overdue: Counter[uuid.UUID] = Counter()
+    due_today: Counter[uuid.UUID] = Counter()
+    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        for patient_id, due_at in session.execute(sa.select(Task.patient_id, Task.due_at).where(
+                Task.patient_id.in_(chunk), Task.status.in_(ACTIVE_TASKS),
+                Task.due_at.is_not(None), Task.due_at < tomorrow)):
+            (overdue if due_at < now else due_today)[patient_id] += 1
+    return overdue, due_today
+
+
+def _recent_discharge(item: PatientMonthInput, earlier: PatientMonthInput | None,
+                      now: datetime, zone: ZoneInfo) -> datetime | None:
+    """The latest discharge in the last TRANSITION_WINDOW_DAYS (stays of both months read)."""
+    stays = [*item.case.patient.inpatient_stays,
+             *(earlier.case.patient.inpatient_stays if earlier else ())]
+    window_start = local_date(now, zone) - timedelta(days=TRANSITION_WINDOW_DAYS)
+    ends = [s.end for s in stays
+            if s.end is not None and s.end <= now and local_date(s.end, zone) >= window_start]
+    return max(ends, default=None)
+
+
+def _called_since(discharge: datetime, item: PatientMonthInput,
+                  earlier: PatientMonthInput | None) -> bool:
+    for source in (item, earlier):
+        if source is None:
+            continue
+        if any(e.started_at >= discharge and e.activity in CALL_ACTIVITIES
+               and e.id not in source.voided for e in source.entries):
+            return True
+    return False
+
+
+def _condition_words(item: PatientMonthInput) -> str:
+    words: list[str] = []
+    for condition in sorted(item.conditions, key=lambda c: c.icd10_code):
+        word = plain_words(condition.icd10_code, condition.description)
+        if word not in words:
+            words.append(word)
+    return ", ".join(words)
