@@ -132,3 +132,23 @@ def test_enroll_a_patient_with_consent(demo_app: DemoApp, phone: Page) -> None:
     expect(phone.get_by_role("heading", name="This month", exact=True)).to_be_visible(
         timeout=20_000)
     expect(phone.get_by_text("Consent verbal on 2026-11-20")).to_be_visible()
+
+
+def test_field_screens_fit_a_360_px_phone(demo_app: DemoApp, phone: Page) -> None:
+    """No sideways scrolling on a small phone, and every control is big enough to hit."""
+    _sign_in(phone, demo_app, index=_person(phone, pixel=2, iphone=3))
+    phone.set_viewport_size({"width": 360, "height": 740})
+    worklist = phone.get_by_role("list", name="Worklist")
+    expect(worklist.get_by_role("listitem").first).to_be_visible(timeout=20_000)
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    small = phone.evaluate("""() => [...document.querySelectorAll('main button, button')]
+        .filter(b => b.offsetParent !== null)
+        .map(b => b.getBoundingClientRect())
+        .filter(r => r.height < 44).length""")
+    assert small == 0
+    worklist.get_by_role("listitem").first.get_by_role("heading").click()
+    expect(phone.get_by_role("heading", name="This month", exact=True)).to_be_visible(
+        timeout=20_000)
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    phone.emulate_media(color_scheme="dark")
+    _shot(phone, "patient-dark-360")

@@ -15,7 +15,8 @@ def sign_out_button() -> rx.Component:
     """A plain form POST: works even when the websocket is down, and the response's
     Clear-Site-Data header wipes cookies, storage and caches on this device."""
     return native_form(
-        rx.button("Sign out", type="submit", variant="soft", color_scheme="gray", size="2"),
+        rx.button("Sign out", type="submit", variant="soft", color_scheme="gray", size="2",
+                  style={"minHeight": "44px"}),
         action=SIGN_OUT_ACTION, method="post",
     )
 

@@ -85,7 +85,7 @@ def _candidate(row: rx.Var[dict[str, str]]) -> rx.Component:
 
 
 def _filter_button(key: str, label: str) -> rx.Component:
-    return rx.button(label, size="2", style={"minHeight": "40px"},
+    return rx.button(label, size="2", style={"minHeight": "44px"},
                      variant=rx.cond(WORKLIST_INFO.value["filter"].to(str) == key, "solid",
                                      "outline"),
                      on_click=js(f"window.ccmField.setFilter({key!r})"))
