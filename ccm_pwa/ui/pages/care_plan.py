@@ -5,12 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from ccm_pwa.ui.components.layout import app_shell
+from ccm_pwa.ui.components.styles import BIG, INPUT
 from ccm_pwa.ui.field import HISTORY, arg, field_runtime, js, patient_field, patient_list
 from ccm_pwa.ui.states.auth import AuthState
-
-INPUT = {"minHeight": "44px", "fontSize": "16px", "padding": "8px", "width": "100%",
-         "borderRadius": "8px", "border": "1px solid var(--gray-7)"}
-BIG = {"minHeight": "44px"}
 
 
 def _element(element: rx.Var[dict[str, str]]) -> rx.Component:

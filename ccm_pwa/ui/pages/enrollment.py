@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import reflex as rx
 
+from ccm_pwa.ui.components.styles import INPUT
 from ccm_pwa.ui.field import js, patient_field
 
-INPUT = {"minHeight": "44px", "fontSize": "16px", "padding": "8px", "width": "100%",
-         "borderRadius": "8px", "border": "1px solid var(--gray-7)"}
 DISCLOSURES = [
     ("disclosed-service", "What CCM is, and that it is available to them"),
     ("disclosed-cost", "That cost sharing (coinsurance, deductible) applies"),

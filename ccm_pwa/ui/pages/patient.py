@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from ccm_pwa.ui.components.layout import app_shell
+from ccm_pwa.ui.components.styles import BIG, INPUT
 from ccm_pwa.ui.components.timer import activity_select
 from ccm_pwa.ui.field import (
     PATIENT,
@@ -17,10 +18,6 @@ from ccm_pwa.ui.field import (
 )
 from ccm_pwa.ui.pages.enrollment import enrollment_section
 from ccm_pwa.ui.states.auth import AuthState
-
-BIG = {"minHeight": "44px"}
-INPUT = {"minHeight": "44px", "fontSize": "16px", "padding": "8px", "width": "100%",
-         "borderRadius": "8px", "border": "1px solid var(--gray-7)"}
 
 
 def labelled(label: str, control: rx.Component, element_id: str) -> rx.Component:
