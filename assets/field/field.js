@@ -44,8 +44,10 @@ async function api(path, options = {}) {
   } catch (e) {
     body = null;
   }
-  if (response.status === 401) {
-    window.location.assign("/login");
+  if (response.status === 401 && !window.location.pathname.startsWith("/login")) {
+    // Signed out or expired: go to sign-in, replacing this screen in the history (the page
+    // guard may be redirecting at the same moment; replace keeps the two from stacking).
+    window.location.replace("/login");
   }
   return { status: response.status, body };
 }
