@@ -520,6 +520,24 @@ function setSearch(text) {
   publishWorklist();
 }
 
+// Sign-out (checklist B26): send what is queued, then erase this device's field data before
+// the server ends the session (whose Clear-Site-Data header is the second line of defence).
+async function signOut(form) {
+  try {
+    await flush();
+    const database = await db();
+    database.close();
+  } catch (e) {
+    // offline or never opened: erase anyway
+  }
+  dbPromise = null;
+  await new Promise((resolve) => {
+    const request = indexedDB.deleteDatabase(DB_NAME);
+    request.onsuccess = request.onerror = request.onblocked = () => resolve();
+  });
+  form.submit();
+}
+
 async function init() {
   await publishTimer();
   closeStopForm();
@@ -533,7 +551,7 @@ const api_ = {
   init, loadWorklist, loadPatient, loadHistory, setFilter, setSearch, startTimer, startTimerHere,
   openStopForm,
   saveTimer, discardTimer, closeStopForm, saveManualEntry, voidEntry, addNote, completeTask,
-  saveElement, reviewPlan, saveCopyGiven, enroll, unenroll, flush,
+  saveElement, reviewPlan, saveCopyGiven, enroll, unenroll, flush, signOut,
   dismissNotice: () => setState("notice", ""),
 };
 if (typeof window !== "undefined") window.ccmField = api_;

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ccm_pwa.auth.audit import record_audit
-from ccm_pwa.auth.passwords import hash_password, verify_password
+from ccm_pwa.auth.passwords import hash_password, needs_rehash, verify_password
 from ccm_pwa.auth.recovery import issue_recovery_codes, use_recovery_code
 from ccm_pwa.auth.sessions import create_session, revoke_all_sessions
 from ccm_pwa.auth.totp import matching_step
@@ -82,6 +82,9 @@ def sign_in(*, session: Session, email: str, password: str, code: str, client: s
         return _failed(session, user, email, client, ip, now, "bad_code")
     session.execute(sa.update(User).where(User.id == user.id)
                     .values(failed_attempts=0, backoff_until=None))
+    if needs_rehash(user.password_hash):  # Argon2 parameters moved on: upgrade the stored hash
+        session.execute(sa.update(User).where(User.id == user.id)
+                        .values(password_hash=hash_password(password)))
     token = create_session(session=session, user=user, now=now, client_label=client)
     needs_setup = user.must_change_password or not enrolled
     record_audit(session=session, action="sign_in", user_id=user.id, client=_client(ip, client),
@@ -89,7 +92,7 @@ def sign_in(*, session: Session, email: str, password: str, code: str, client: s
     return SignInOutcome(ok=True, user=user, token=token, needs_setup=needs_setup, message="")
 
 
-def complete_setup(*, session: Session, user: User, current_session_id: uuid.UUID,
+def complete_setup(*, session: Session, user: User,
                    new_password: str, confirm_password: str, code: str, client: str,
                    now: datetime) -> SetupOutcome:
     """First sign-in: set a real password and confirm TOTP with a first valid code.
@@ -121,7 +124,6 @@ def complete_setup(*, session: Session, user: User, current_session_id: uuid.UUI
     token = create_session(session=session, user=user, now=now, client_label=client)
     record_audit(session=session, action="totp.enroll", user_id=user.id, client=client,
                  occurred_at=now)
-    del current_session_id  # revoked with all the others above
     return SetupOutcome(ok=True, token=token, recovery_codes=codes)
 
 

@@ -23,7 +23,6 @@ from ccm_pwa.models import (
     CarePlanStatus,
     Condition,
     Consent,
-    EnrollmentStatus,
     InpatientStay,
     MonthlyAssessment,
     Patient,
@@ -160,9 +159,6 @@ def _by_patient(rows: list) -> dict[uuid.UUID, list]:
         grouped[row.patient_id].append(row)
     return grouped
 
-
-def is_enrolled(patient: Patient) -> bool:
-    return patient.enrollment_status == EnrollmentStatus.ENROLLED
 
 
 def _consent_in_force(

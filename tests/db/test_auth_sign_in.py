@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from ccm_pwa.auth import recovery as recovery_module
 from ccm_pwa.auth import sign_in as sign_in_module
-from ccm_pwa.auth.passwords import verify_password
+from ccm_pwa.auth.passwords import needs_rehash, verify_password
 from ccm_pwa.auth.recovery import issue_recovery_codes
 from ccm_pwa.auth.sessions import resolve_session, token_hash
 from ccm_pwa.auth.sign_in import (
@@ -659,7 +659,7 @@ def test_setup_refuses_with_a_specific_message(
         code = ""
 
     outcome = complete_setup(
-        session=session, user=signed_in.user, current_session_id=signed_in.auth_session.id,
+        session=session, user=signed_in.user,
         new_password=new, confirm_password=confirm, code=code, client=CLIENT, now=when)
     session.commit()
 
@@ -684,7 +684,7 @@ def test_setup_enrolls_replaces_the_session_and_issues_recovery_codes(
     setup_code = code_at(when)
 
     outcome = complete_setup(
-        session=session, user=signed_in.user, current_session_id=signed_in.auth_session.id,
+        session=session, user=signed_in.user,
         new_password=GOOD_NEW_PASSWORD, confirm_password=GOOD_NEW_PASSWORD, code=setup_code,
         client=CLIENT, now=when)
     session.commit()
@@ -739,7 +739,7 @@ def test_setup_is_refused_once_the_account_is_set_up(session: Session, db_url: s
     when = NOW + timedelta(seconds=30)
 
     outcome = complete_setup(
-        session=session, user=signed_in.user, current_session_id=signed_in.auth_session.id,
+        session=session, user=signed_in.user,
         new_password=GOOD_NEW_PASSWORD, confirm_password=GOOD_NEW_PASSWORD,
         code=code_at(when), client=CLIENT, now=when)
     session.commit()
@@ -754,3 +754,17 @@ def test_setup_is_refused_once_the_account_is_set_up(session: Session, db_url: s
     assert attempt(db_url, code=codes[0], now=when).ok is True  # old codes still valid
     [refusal] = audit_rows(session, "totp.enroll", user_id=user.id)
     assert (refusal.outcome, refusal.detail) == ("failure", {"why": "already_set_up"})
+
+
+def test_outdated_password_hash_is_upgraded_at_sign_in(session: Session, db_url: str,
+                                                       user: User) -> None:
+    from argon2 import PasswordHasher
+
+    weak = PasswordHasher(time_cost=1, memory_cost=8192).hash(PASSWORD)
+    session.execute(sa.update(User).where(User.id == user.id).values(password_hash=weak))
+    session.commit()
+    outcome = attempt(db_url, code=code_at(NOW))
+    assert outcome.ok
+    stored = reload_user(session, user.id).password_hash
+    assert stored != weak and not needs_rehash(stored)
+    assert verify_password(stored, PASSWORD)

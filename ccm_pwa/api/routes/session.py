@@ -163,7 +163,7 @@ def complete_setup_form(
         if signed_in is None:
             return RedirectResponse("/login", status_code=303)
         outcome = complete_setup(
-            session=session, user=signed_in.user, current_session_id=signed_in.auth_session.id,
+            session=session, user=signed_in.user,
             new_password=new_password, confirm_password=confirm_password, code=otp,
             client=client, now=now)
     if not outcome.ok or outcome.token is None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import reflex as rx
+from reflex_base.vars.base import Var
+from reflex_base.vars.function import FunctionVar
 
 from ccm_pwa.ui.components.native_form import native_form
 from ccm_pwa.ui.components.timer import status_strip, stop_form, timer_bar
@@ -12,12 +14,16 @@ SIGN_OUT_ACTION = "/api/v1/session/sign-out"
 
 
 def sign_out_button() -> rx.Component:
-    """A plain form POST: works even when the websocket is down, and the response's
-    Clear-Site-Data header wipes cookies, storage and caches on this device."""
+    """A plain form POST (works with the websocket down). On screens with the field kit
+    loaded, the kit first sends queued changes and erases the phone's field database; the
+    response's Clear-Site-Data header then wipes cookies, storage and caches."""
     return native_form(
-        rx.button("Sign out", type="submit", variant="soft", color_scheme="gray", size="2",
-                  style={"minHeight": "44px"}),
-        action=SIGN_OUT_ACTION, method="post",
+        rx.button("Sign out", type="button", variant="soft", color_scheme="gray", size="2",
+                  style={"minHeight": "44px"},
+                  on_click=Var("(() => { const form = document.getElementById('sign-out'); "
+                               "if (window.ccmField) { window.ccmField.signOut(form); } "
+                               "else { form.submit(); } })").to(FunctionVar, rx.EventChain)),
+        action=SIGN_OUT_ACTION, method="post", id="sign-out",
     )
 
 
