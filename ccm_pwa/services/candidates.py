@@ -17,6 +17,15 @@ OPEN_STATUSES = (EnrollmentStatus.CANDIDATE, EnrollmentStatus.CONSENT_PENDING)
 
 def candidates(*, session: Session, user: User, client: str = "") -> list[dict[str, object]]:
     """Candidates and consent-pending patients, eligible first, with the reason in words."""
+    rows = candidate_rows(session=session, user=user)
+    record_audit(session=session, action="candidates.view", user_id=user.id, client=client,
+                 detail={"patients": len(rows)})
+    session.flush()
+    return rows
+
+
+def candidate_rows(*, session: Session, user: User) -> list[dict[str, object]]:
+    """The rows without the audit row: the sync pull audits what it sends its own way."""
     patients = list(session.exec(
         select(Patient).where(Patient.id.in_(visible_patients(user)),
                               Patient.enrollment_status.in_(OPEN_STATUSES))
@@ -39,7 +48,4 @@ def candidates(*, session: Session, user: User, client: str = "") -> list[dict[s
             "eligible": verdict.eligible, "reason": verdict.reason,
         })
     rows.sort(key=lambda r: (not r["eligible"], r["name"]))
-    record_audit(session=session, action="candidates.view", user_id=user.id, client=client,
-                 detail={"patients": len(rows)})
-    session.flush()
     return rows

@@ -40,22 +40,40 @@ class CarePlanConflictError(CarePlanError):
 
 def current_plan(*, session: Session, patient_id: uuid.UUID) -> CarePlan | None:
     """The patient's plan in use: the newest established one that is not superseded."""
-    return session.exec(
-        select(CarePlan).where(CarePlan.patient_id == patient_id,
-                               CarePlan.status != CarePlanStatus.SUPERSEDED)
-        .order_by(CarePlan.established_on.desc(), CarePlan.created_at.desc(),
-                  CarePlan.id)).first()
+    return current_plans(session=session, patient_ids=[patient_id]).get(patient_id)
+
+
+def current_plans(*, session: Session, patient_ids: list[uuid.UUID]
+                  ) -> dict[uuid.UUID, CarePlan]:
+    """`current_plan` of many patients at once (the sync pull reads a whole caseload)."""
+    found: dict[uuid.UUID, CarePlan] = {}
+    for chunk in _chunks(patient_ids):
+        for plan in session.exec(
+                select(CarePlan).where(CarePlan.patient_id.in_(chunk),
+                                       CarePlan.status != CarePlanStatus.SUPERSEDED)
+                .order_by(CarePlan.established_on.desc(), CarePlan.created_at.desc(),
+                          CarePlan.id)):
+            found.setdefault(plan.patient_id, plan)
+    return found
 
 
 def newest_revisions(*, session: Session,
                      plan: CarePlan) -> dict[CarePlanElement, CarePlanRevision]:
     """The version in force of each element that was ever written (the highest version)."""
-    newest: dict[CarePlanElement, CarePlanRevision] = {}
-    for revision in session.exec(select(CarePlanRevision)
-                                 .where(CarePlanRevision.care_plan_id == plan.id)):
-        element = CarePlanElement(revision.element)
-        if element not in newest or revision.version > newest[element].version:
-            newest[element] = revision
+    return newest_revisions_of(session=session, plan_ids=[plan.id]).get(plan.id, {})
+
+
+def newest_revisions_of(*, session: Session, plan_ids: list[uuid.UUID]
+                        ) -> dict[uuid.UUID, dict[CarePlanElement, CarePlanRevision]]:
+    """`newest_revisions` of many plans at once, by plan id."""
+    newest: dict[uuid.UUID, dict[CarePlanElement, CarePlanRevision]] = {}
+    for chunk in _chunks(plan_ids):
+        for revision in session.exec(select(CarePlanRevision)
+                                     .where(CarePlanRevision.care_plan_id.in_(chunk))):
+            element = CarePlanElement(revision.element)
+            of_plan = newest.setdefault(revision.care_plan_id, {})
+            if element not in of_plan or revision.version > of_plan[element].version:
+                of_plan[element] = revision
     return newest
 
 
@@ -76,10 +94,7 @@ def set_element(*, session: Session, patient: Patient, user: User,
         plan = _new_plan(session, patient, user, min(occurred_at, now))
         refresh_billed_months(session=session, practice=_practice(session, patient),
                               patient_id=patient.id, since=YearMonth.of(plan.established_on))
-    newest = session.exec(
-        select(CarePlanRevision).where(CarePlanRevision.care_plan_id == plan.id,
-                                       CarePlanRevision.element == element)
-        .order_by(CarePlanRevision.version.desc())).first()
+    newest = _newest(session, plan.id, element)
     server_version = newest.version if newest else 0
     if base_version != server_version:
         conflict = CarePlanConflict(
@@ -92,9 +107,46 @@ def set_element(*, session: Session, patient: Patient, user: User,
             f"care plan {element.value.replace('_', ' ')} changed since version "
             f"{base_version} (now version {server_version}): your edit is kept as a "
             "conflict to resolve", conflict)
-    revision = CarePlanRevision(care_plan_id=plan.id, element=element,
-                                version=server_version + 1, value=value, author_id=user.id,
-                                occurred_at=occurred_at, received_at=now)
+    return _write(session, plan.id, element, server_version + 1, value, user, occurred_at, now)
+
+
+def resolve_conflict(*, session: Session, conflict: CarePlanConflict, user: User,
+                     keep_mine: bool, server_version: int, occurred_at: datetime,
+                     now: datetime) -> CarePlanConflict:
+    """Close a conflict, keeping the phone's value ("mine") or the server's ("theirs").
+
+    Keeping mine is itself a compare-and-set against the version the care manager saw
+    (`server_version`): if the element moved again, nothing is written, the conflict stays
+    open and the pull shows the newer value to decide on. Resolving twice changes nothing.
+    """
+    if conflict.resolved_at is not None:
+        return conflict
+    element = CarePlanElement(conflict.element)
+    if keep_mine:
+        newest = _newest(session, conflict.care_plan_id, element)
+        if (newest.version if newest else 0) != server_version:
+            raise CarePlanError("the care plan changed again: review the new value")
+        _write(session, conflict.care_plan_id, element, server_version + 1,
+               conflict.client_value, user, occurred_at, now)
+    conflict.resolved_at, conflict.resolved_by_id = now, user.id
+    session.add(conflict)
+    session.flush()
+    return conflict
+
+
+def _newest(session: Session, plan_id: uuid.UUID,
+            element: CarePlanElement) -> CarePlanRevision | None:
+    return session.exec(
+        select(CarePlanRevision).where(CarePlanRevision.care_plan_id == plan_id,
+                                       CarePlanRevision.element == element)
+        .order_by(CarePlanRevision.version.desc())).first()
+
+
+def _write(session: Session, plan_id: uuid.UUID, element: CarePlanElement, version: int,
+           value: Any, user: User, occurred_at: datetime, now: datetime) -> CarePlanRevision:
+    revision = CarePlanRevision(care_plan_id=plan_id, element=element, version=version,
+                                value=value, author_id=user.id, occurred_at=occurred_at,
+                                received_at=now)
     session.add(revision)
     session.flush()
     return revision
@@ -155,3 +207,7 @@ def _practice(session: Session, patient: Patient) -> Practice:
     practice = session.get(Practice, patient.practice_id)
     assert practice is not None
     return practice
+
+
+def _chunks(ids: list[uuid.UUID], size: int = 500) -> list[list[uuid.UUID]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]

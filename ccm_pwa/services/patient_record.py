@@ -7,6 +7,7 @@ so the minutes and codes on this screen are the ones that will be billed.
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
@@ -33,7 +34,7 @@ from ccm_pwa.models import (
     User,
 )
 from ccm_pwa.services import care_plans
-from ccm_pwa.services.billing_cases import PatientMonthInput, load_inputs
+from ccm_pwa.services.billing_cases import load_inputs
 from ccm_pwa.services.demo_data import PLAIN_WORDS
 from ccm_pwa.services.enrollment import eligibility
 from ccm_pwa.services.rollups import claim_codes_text
@@ -68,56 +69,90 @@ def read_care_plan_history(*, session: Session, user: User, patient_id: str, now
 
 def patient_record(*, session: Session, patient: Patient, month: YearMonth | None,
                    now: datetime) -> dict:
-    practice = session.get(Practice, patient.practice_id)
+    return patient_records(session=session, patients=[patient], month=month, now=now)[patient.id]
+
+
+def patient_records(*, session: Session, patients: list[Patient], month: YearMonth | None,
+                    now: datetime) -> dict[uuid.UUID, dict]:
+    """The records of several patients of one practice with a fixed number of queries.
+
+    The sync pull builds a whole caseload's records on every pull to see what changed, so
+    one record per query set would cost a few hundred round trips; one body, one builder.
+    """
+    if not patients:
+        return {}
+    practice = session.get(Practice, patients[0].practice_id)
     assert practice is not None
     zone = ZoneInfo(practice.timezone)
     today = local_date(now, zone)
     month = month or YearMonth.of(today)
+    ids = [p.id for p in patients]
     inputs = load_inputs(session=session, practice=practice, months=[month.preceding(), month],
-                         patient_ids=[patient.id])
-    (item,), (last,) = inputs[month], inputs[month.preceding()]
-    progress = month_progress(item.case, now, care_plan_in_force=item.care_plan is not None)
-    last_evaluation = evaluate_month(last.case)
-    entries = _entries(session, item)
-    notes = list(session.exec(select(Note).where(Note.patient_id == patient.id)
-                              .order_by(Note.occurred_at.desc(), Note.id).limit(NOTES_SHOWN)))
-    tasks = list(session.exec(select(Task).where(Task.patient_id == patient.id,
-                                                 Task.status.in_(OPEN_TASKS))
-                              .order_by(Task.due_at.is_(None), Task.due_at, Task.title)))
-    plan = care_plans.current_plan(session=session, patient_id=patient.id)
-    revisions = care_plans.newest_revisions(session=session, plan=plan) if plan else {}
-    consent = item.consent
-    names = _names(session, [patient.care_manager_id, patient.billing_practitioner_id,
-                             *(e.performer_id for e, _ in entries), *(n.author_id for n in notes),
-                             *(r.author_id for r in revisions.values()),
-                             *((consent.obtained_by_id, consent.billing_practitioner_id)
-                               if consent else ())])
-    return {
-        "patient": _patient(patient, today, names),
-        "conditions": _conditions(session, patient, today),
-        "eligibility": vars(eligibility(patient.program, item.case.patient.chronic_conditions)),
-        "consent": None if consent is None else {
-            "date": consent.consented_on.isoformat(), "method": consent.method,
-            "obtained_by": names.get(consent.obtained_by_id),
-            "billing_practitioner": names.get(consent.billing_practitioner_id),
-            "disclosures": {"service_explained": consent.disclosed_service,
-                            "cost_sharing": consent.disclosed_cost_sharing,
-                            "one_practitioner_per_month": consent.disclosed_one_practitioner,
-                            "may_stop_any_time": consent.disclosed_stop_anytime}},
-        "progress": _progress(month, progress),
-        "last_month": {"month": str(month.preceding()),
-                       "minutes": last_evaluation.time.countable_seconds // 60,
-                       "codes": claim_codes_text(last_evaluation),
-                       "billable": last_evaluation.billable},
-        "time_entries": [_entry(entry, void, names, zone) for entry, void in entries],
-        "notes": [{"id": str(n.id), "body": n.body, "author": names.get(n.author_id),
-                   "at": _at(n.occurred_at, zone)} for n in notes],
-        "tasks": [{"id": str(t.id), "title": t.title, "status": t.status,
-                   "priority": t.priority, "due_at": _at(t.due_at, zone),
-                   "overdue": t.due_at is not None and t.due_at < now, "kind": t.kind}
-                  for t in tasks],
-        "care_plan": None if plan is None else _plan(plan, revisions, names, zone),
-    }
+                         patient_ids=ids)
+    items = {item.patient.id: item for item in inputs[month]}
+    earlier = {item.patient.id: item for item in inputs[month.preceding()]}
+    entries = _entries(session, [e.id for item in items.values() for e in item.entries])
+    notes: dict[uuid.UUID, list[Note]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        for note in session.exec(select(Note).where(Note.patient_id.in_(chunk))
+                                 .order_by(Note.occurred_at.desc(), Note.id)):
+            if len(notes[note.patient_id]) < NOTES_SHOWN:
+                notes[note.patient_id].append(note)
+    tasks: dict[uuid.UUID, list[Task]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        for task in session.exec(select(Task).where(Task.patient_id.in_(chunk),
+                                                    Task.status.in_(OPEN_TASKS))
+                                 .order_by(Task.due_at.is_(None), Task.due_at, Task.title)):
+            tasks[task.patient_id].append(task)
+    plans = care_plans.current_plans(session=session, patient_ids=ids)
+    revisions = care_plans.newest_revisions_of(session=session,
+                                               plan_ids=[p.id for p in plans.values()])
+    conditions = _conditions(session, ids, today)
+    names = _names(session, [
+        *(who for p in patients for who in (p.care_manager_id, p.billing_practitioner_id)),
+        *(e.performer_id for e, _ in entries.values()),
+        *(n.author_id for rows in notes.values() for n in rows),
+        *(r.author_id for by_element in revisions.values() for r in by_element.values()),
+        *(who for item in items.values() if item.consent
+          for who in (item.consent.obtained_by_id, item.consent.billing_practitioner_id))])
+    bodies: dict[uuid.UUID, dict] = {}
+    for patient in patients:
+        item, last = items[patient.id], earlier[patient.id]
+        progress = month_progress(item.case, now, care_plan_in_force=item.care_plan is not None)
+        last_evaluation = evaluate_month(last.case)
+        shown = sorted((entries[e.id] for e in item.entries if e.id in entries),
+                       key=lambda pair: (pair[0].started_at, str(pair[0].id)), reverse=True)
+        consent = item.consent
+        plan = plans.get(patient.id)
+        bodies[patient.id] = {
+            "patient": _patient(patient, today, names),
+            "conditions": conditions.get(patient.id, []),
+            "eligibility": vars(eligibility(patient.program,
+                                            item.case.patient.chronic_conditions)),
+            "consent": None if consent is None else {
+                "date": consent.consented_on.isoformat(), "method": consent.method,
+                "obtained_by": names.get(consent.obtained_by_id),
+                "billing_practitioner": names.get(consent.billing_practitioner_id),
+                "disclosures": {"service_explained": consent.disclosed_service,
+                                "cost_sharing": consent.disclosed_cost_sharing,
+                                "one_practitioner_per_month": consent.disclosed_one_practitioner,
+                                "may_stop_any_time": consent.disclosed_stop_anytime}},
+            "progress": _progress(month, progress),
+            "last_month": {"month": str(month.preceding()),
+                           "minutes": last_evaluation.time.countable_seconds // 60,
+                           "codes": claim_codes_text(last_evaluation),
+                           "billable": last_evaluation.billable},
+            "time_entries": [_entry(entry, void, names, zone) for entry, void in shown],
+            "notes": [{"id": str(n.id), "body": n.body, "author": names.get(n.author_id),
+                       "at": _at(n.occurred_at, zone)} for n in notes[patient.id]],
+            "tasks": [{"id": str(t.id), "title": t.title, "status": t.status,
+                       "priority": t.priority, "due_at": _at(t.due_at, zone),
+                       "overdue": t.due_at is not None and t.due_at < now, "kind": t.kind}
+                      for t in tasks[patient.id]],
+            "care_plan": None if plan is None else _plan(plan, revisions.get(plan.id, {}),
+                                                         names, zone),
+        }
+    return bodies
 
 
 def person_label(name: str, credential: str) -> str:
@@ -152,14 +187,18 @@ def _patient(patient: Patient, today: date, names: dict[uuid.UUID, str]) -> dict
             if patient.billing_practitioner_id else None}
 
 
-def _conditions(session: Session, patient: Patient, today: date) -> list[dict]:
-    rows = session.exec(select(Condition).where(
-        Condition.patient_id == patient.id,
-        sa.or_(Condition.resolved_date.is_(None), Condition.resolved_date >= today))
-        .order_by(Condition.chronic.desc(), Condition.icd10_code))
-    return [{"code": c.icd10_code, "description": c.description,
-             "plain": plain_words(c.icd10_code, c.description), "chronic": c.chronic}
-            for c in rows]
+def _conditions(session: Session, ids: list[uuid.UUID], today: date
+                ) -> dict[uuid.UUID, list[dict]]:
+    found: dict[uuid.UUID, list[dict]] = defaultdict(list)
+    for chunk in _chunks(ids):
+        for c in session.exec(select(Condition).where(
+                Condition.patient_id.in_(chunk),
+                sa.or_(Condition.resolved_date.is_(None), Condition.resolved_date >= today))
+                .order_by(Condition.chronic.desc(), Condition.icd10_code)):
+            found[c.patient_id].append({
+                "code": c.icd10_code, "description": c.description,
+                "plain": plain_words(c.icd10_code, c.description), "chronic": c.chronic})
+    return found
 
 
 def _progress(month: YearMonth, progress: MonthProgress) -> dict:
@@ -177,17 +216,21 @@ def _progress(month: YearMonth, progress: MonthProgress) -> dict:
                          for e in evaluation.excluded]}
 
 
-def _entries(session: Session, item: PatientMonthInput
-             ) -> list[tuple[TimeEntry, TimeEntryVoid | None]]:
-    """The month's entries exactly as billing saw them, newest first, with their voids."""
-    ids = [e.id for e in item.entries]
-    if not ids:
-        return []
-    entries = session.exec(select(TimeEntry).where(TimeEntry.id.in_(ids))).all()
-    voids = {v.time_entry_id: v for v in session.exec(
-        select(TimeEntryVoid).where(TimeEntryVoid.time_entry_id.in_(ids)))}
-    return sorted(((e, voids.get(e.id)) for e in entries),
-                  key=lambda pair: (pair[0].started_at, str(pair[0].id)), reverse=True)
+def _entries(session: Session, ids: list[uuid.UUID]
+             ) -> dict[uuid.UUID, tuple[TimeEntry, TimeEntryVoid | None]]:
+    """The entries billing saw (by id), each with its void."""
+    found: dict[uuid.UUID, tuple[TimeEntry, TimeEntryVoid | None]] = {}
+    for chunk in _chunks(ids):
+        voids = {v.time_entry_id: v for v in session.exec(
+            select(TimeEntryVoid).where(TimeEntryVoid.time_entry_id.in_(chunk)))}
+        for entry in session.exec(select(TimeEntry).where(TimeEntry.id.in_(chunk))):
+            found[entry.id] = (entry, voids.get(entry.id))
+    return found
+
+
+def _chunks(ids: list[uuid.UUID], size: int = 500) -> list[list[uuid.UUID]]:
+    """IN lists of bounded length (SQLite's parameter limit, PostgreSQL's plan cache)."""
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 def _entry(entry: TimeEntry, void: TimeEntryVoid | None, names: dict[uuid.UUID, str],

@@ -37,6 +37,17 @@ def worklist(*, session: Session, user: User, month: YearMonth | None, now: date
 
     Each patient listed is a PHI read, so each gets an audit row.
     """
+    body = worklist_body(session=session, user=user, month=month, now=now)
+    for row in body["patients"]:
+        record_audit(session=session, action="worklist.read", user_id=user.id,
+                     patient_id=uuid.UUID(row["id"]), client=client, occurred_at=now,
+                     detail={"month": body["month"], "rank": row["rank"]})
+    return body
+
+
+def worklist_body(*, session: Session, user: User, month: YearMonth | None,
+                  now: datetime) -> dict:
+    """The worklist without its audit rows: the sync pull audits what it sends its own way."""
     practice = session.get(Practice, user.practice_id)
     assert practice is not None
     zone = ZoneInfo(practice.timezone)
@@ -86,10 +97,6 @@ def worklist(*, session: Session, user: User, month: YearMonth | None, now: date
             "last_contact": last_contact.astimezone(zone).isoformat() if last_contact else None,
             "contacted_this_month": bool(counted)}
     ranked = rank_worklist(items)
-    for row in ranked:
-        record_audit(session=session, action="worklist.read", user_id=user.id,
-                     patient_id=uuid.UUID(row.item.patient_id), client=client, occurred_at=now,
-                     detail={"month": str(month), "rank": row.rank})
     return {"month": str(month), "days_in_month": month.days, "days_left": days_left,
             "today": today.isoformat(),
             "patients": [{**rows[r.item.patient_id], "rank": r.rank, "why": list(r.why)}
