@@ -457,6 +457,23 @@ class AppliedMutation(Table, table=True):
     received_at: datetime = _ts(default=True)
     outcome: MutationOutcome = _code(MutationOutcome.APPLIED)
     rejection_reason: str = ""
+    # The patient the mutation was about, when the server could tell (and the caller could
+    # see them): a rejection synced back names its patient even for a void or a task.
+    patient_id: uuid.UUID | None = Field(default=None, foreign_key="patient.id")
+
+
+class SyncClientView(Table, table=True):
+    """What a client was last sent (design §3 pull): each document's version, by key.
+
+    Its id is the opaque pull cursor; the next pull sends only the documents whose version
+    differs (Replicache's "client view record"). A client keeps its few newest views, so a
+    pull whose answer was lost can be repeated from the previous cursor.
+    """
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    client_id: uuid.UUID = Field(foreign_key="sync_client.id", index=True)
+    created_at: datetime = _ts(default=True)
+    versions: dict[str, str] = _json()
 
 
 # --- push reminders -----------------------------------------------------------------------

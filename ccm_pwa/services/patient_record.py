@@ -59,7 +59,7 @@ def read_care_plan_history(*, session: Session, user: User, patient_id: str, now
     patient = require_patient(session=session, user=user, patient_id=patient_id)
     revisions = care_plans.history(session=session, patient_id=patient.id)
     zone = _zone(session, patient)
-    names = _names(session, (r.author_id for r in revisions))
+    names = names_of(session, (r.author_id for r in revisions))
     record_audit(session=session, action="care_plan.history.read", user_id=user.id,
                  patient_id=patient.id, client=client, occurred_at=now)
     return {"revisions": [{"element": r.element, "version": r.version, "value": r.value,
@@ -108,7 +108,7 @@ def patient_records(*, session: Session, patients: list[Patient], month: YearMon
     revisions = care_plans.newest_revisions_of(session=session,
                                                plan_ids=[p.id for p in plans.values()])
     conditions = _conditions(session, ids, today)
-    names = _names(session, [
+    names = names_of(session, [
         *(who for p in patients for who in (p.care_manager_id, p.billing_practitioner_id)),
         *(e.performer_id for e, _ in entries.values()),
         *(n.author_id for rows in notes.values() for n in rows),
@@ -258,7 +258,8 @@ def _plan(plan: CarePlan, revisions: dict, names: dict[uuid.UUID, str], zone: Zo
             "last_reviewed_on": _day(plan.last_reviewed_on), "elements": elements}
 
 
-def _names(session: Session, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+def names_of(session: Session, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:
+    """"Kim Alvarez (RN)" for each user id, in one query."""
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -64,6 +64,13 @@ class AddNote(Args):
     body: Text
 
 
+def _bounded_value(value: Any) -> Any:
+    """Any JSON the screen chose, but not a novel: it is stored once per version."""
+    if len(json.dumps(value)) > MAX_ELEMENT_CHARS:
+        raise ValueError(f"longer than {MAX_ELEMENT_CHARS} characters as JSON")
+    return value
+
+
 class SetElement(Args):
     patient_id: uuid.UUID
     element: CarePlanElement
@@ -73,10 +80,39 @@ class SetElement(Args):
     @field_validator("value")
     @classmethod
     def _bounded(cls, value: Any) -> Any:
-        """Any JSON the screen chose, but not a novel: it is stored once per version."""
-        if len(json.dumps(value)) > MAX_ELEMENT_CHARS:
-            raise ValueError(f"longer than {MAX_ELEMENT_CHARS} characters as JSON")
-        return value
+        return _bounded_value(value)
+
+
+class ElementChange(Args):
+    element: CarePlanElement
+    value: Any
+    base_version: StrictInt = Field(ge=0)
+
+    @field_validator("value")
+    @classmethod
+    def _bounded(cls, value: Any) -> Any:
+        return _bounded_value(value)
+
+
+class UpdatePlan(Args):
+    """Several elements edited together on the care-plan screen, each compare-and-set."""
+
+    patient_id: uuid.UUID
+    changes: Annotated[list[ElementChange], Field(min_length=1, max_length=len(CarePlanElement))]
+
+    @field_validator("changes")
+    @classmethod
+    def _distinct(cls, changes: list[ElementChange]) -> list[ElementChange]:
+        elements = [c.element for c in changes]
+        if len(set(elements)) != len(elements):
+            raise ValueError("each element at most once")
+        return changes
+
+
+class ResolveConflict(Args):
+    conflict_id: uuid.UUID
+    keep: Literal["mine", "theirs"]
+    server_version: StrictInt = Field(ge=0)  # the server version the care manager looked at
 
 
 class SetDetails(Args):

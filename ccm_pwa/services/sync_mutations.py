@@ -19,8 +19,10 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, select
 
 from ccm_pwa.auth.access import AccessDenied, require_patient
-from ccm_pwa.domain.calendar import local_date, split_by_month
+from ccm_pwa.domain.calendar import YearMonth, local_date, split_by_month
 from ccm_pwa.models import (
+    CarePlan,
+    CarePlanConflict,
     MonthClose,
     MonthStatus,
     Note,
@@ -41,21 +43,37 @@ from ccm_pwa.services.sync_args import (
     CompleteTask,
     Enroll,
     RecordTime,
+    ResolveConflict,
     Review,
     SetDetails,
     SetElement,
     Unenroll,
+    UpdatePlan,
     VoidTime,
 )
 from ccm_pwa.services.time_entries import TimeEntryError, record_time_entry, void_time_entry
 
+MAX_SKEW_SECONDS = 300
+
 
 class Rejected(Exception):
-    """The server cannot accept this mutation; `reason` goes back to its author."""
+    """The server cannot accept this mutation; `reason` goes back to its author.
 
-    def __init__(self, reason: str, patient_id: uuid.UUID | None = None) -> None:
+    `extra` joins the mutation's result (e.g. which care-plan elements conflicted).
+    """
+
+    def __init__(self, reason: str, patient_id: uuid.UUID | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__(reason)
-        self.reason, self.patient_id = reason, patient_id
+        self.reason, self.patient_id, self.extra = reason, patient_id, extra or {}
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A handler's answer when its result says more than "applied" (most return the id)."""
+
+    patient_id: uuid.UUID
+    extra: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,7 @@ class Context:
     mutation_id: int
     occurred_at: datetime  # device clock
     now: datetime  # server clock
+    clock_skew_seconds: float | None = None  # device − server at this push, when it said
 
     @property
     def zone(self) -> ZoneInfo:
@@ -111,8 +130,27 @@ def record_time(ctx: Context, args: RecordTime) -> uuid.UUID:
             activity=args.activity, note=args.note, source=args.source,
             entry_id=args.entry_id, occurred_at=ctx.occurred_at)
     entry.client_id, entry.mutation_id = ctx.client_id, ctx.mutation_id
+    entry.review_flags = [*entry.review_flags,
+                          *(f for f in _sync_flags(ctx, args.started_at)
+                            if f not in entry.review_flags)]
     ctx.session.add(entry)
     return patient.id
+
+
+def _sync_flags(ctx: Context, started_at: datetime) -> list[str]:
+    """What a supervisor should look at in time that came from a phone (design §3).
+
+    `clock_skew`: the phone's clock was off by more than MAX_SKEW when it sent this, so its
+    times may be too; `late_month`: the entry belongs to a month that had already ended
+    (practice-local) when it arrived. Overlaps and closed months are rejections instead.
+    """
+    flags = []
+    if ctx.clock_skew_seconds is not None and abs(ctx.clock_skew_seconds) > MAX_SKEW_SECONDS:
+        flags.append("clock_skew")
+    if YearMonth.of(local_date(started_at, ctx.zone)) < YearMonth.of(local_date(ctx.now,
+                                                                                ctx.zone)):
+        flags.append("late_month")
+    return flags
 
 
 def void_time(ctx: Context, args: VoidTime) -> uuid.UUID:
@@ -155,6 +193,41 @@ def set_element(ctx: Context, args: SetElement) -> uuid.UUID:
                                element=args.element, value=args.value,
                                base_version=args.base_version, occurred_at=ctx.occurred_at,
                                now=ctx.now)
+    return patient.id
+
+
+def update_plan(ctx: Context, args: UpdatePlan) -> Applied:
+    """Each change compare-and-set on its own: a stale one becomes a conflict, the rest apply.
+
+    Only when every change conflicted is the mutation rejected, so the care manager sees it.
+    """
+    patient = _patient(ctx, args.patient_id)
+    conflicts: list[str] = []
+    for change in args.changes:
+        try:
+            care_plans.set_element(session=ctx.session, patient=patient, user=ctx.user,
+                                   element=change.element, value=change.value,
+                                   base_version=change.base_version,
+                                   occurred_at=ctx.occurred_at, now=ctx.now)
+        except care_plans.CarePlanConflictError:
+            conflicts.append(change.element.value)
+    if len(conflicts) == len(args.changes):
+        raise Rejected("the care plan changed on the server — choose which version to keep",
+                       patient.id, {"conflicts": conflicts})
+    return Applied(patient.id, {"conflicts": conflicts})
+
+
+def resolve_conflict(ctx: Context, args: ResolveConflict) -> uuid.UUID:
+    conflict = ctx.session.get(CarePlanConflict, args.conflict_id)
+    plan = ctx.session.get(CarePlan, conflict.care_plan_id) if conflict else None
+    if conflict is None or plan is None:
+        raise Rejected("there is no such care-plan conflict")
+    patient = _patient(ctx, plan.patient_id)
+    with _refusals_as_rejection(patient.id):
+        care_plans.resolve_conflict(session=ctx.session, conflict=conflict, user=ctx.user,
+                                    keep_mine=args.keep == "mine",
+                                    server_version=args.server_version,
+                                    occurred_at=ctx.occurred_at, now=ctx.now)
     return patient.id
 
 
@@ -214,11 +287,13 @@ def unenroll(ctx: Context, args: Unenroll) -> uuid.UUID:
 
 
 # name → (argument model, handler); the contract's list, in its order.
-MUTATIONS: dict[str, tuple[type[Args], Callable[[Context, Any], uuid.UUID]]] = {
+MUTATIONS: dict[str, tuple[type[Args], Callable[[Context, Any], uuid.UUID | Applied]]] = {
     "time_entry.record": (RecordTime, record_time),
     "time_entry.void": (VoidTime, void_time),
     "note.add": (AddNote, add_note),
-    "care_plan.set_element": (SetElement, set_element),
+    "care_plan.set_element": (SetElement, set_element),  # phones before care_plan.update
+    "care_plan.update": (UpdatePlan, update_plan),
+    "care_plan.resolve_conflict": (ResolveConflict, resolve_conflict),
     "care_plan.set_details": (SetDetails, set_details),
     "care_plan.review": (Review, review),
     "task.complete": (CompleteTask, complete_task),

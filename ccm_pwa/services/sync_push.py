@@ -1,6 +1,7 @@
 """The sync push (design §3): a client's mutations applied once each, in order, or not at all.
 
-- A `SyncClient` row is bound to the user who first pushed with its id; anyone else → 403.
+- A `SyncClient` row is bound to the user who first pushed (or pulled) with its id; anyone
+  else, or anyone once the installation is revoked (sync/discard), → 403.
 - The whole batch is validated before anything is applied (422 naming the field).
 - Mutations at or below the client's `last_mutation_id` are acknowledged as duplicates;
   the next one must be `last_mutation_id + 1`, else the batch is refused (409) and the
@@ -13,6 +14,9 @@ Two identical pushes at once: the first statement of a push updates the client's
 which serialises pushes of one client (a row lock on PostgreSQL, the write lock on SQLite);
 when two pushes both create the client, or race anyway, a unique index refuses the second
 and it is re-run from a fresh read, finding everything already applied.
+
+The device clock: an optional `client_time` gives the skew (device − server) of this
+exchange, kept on the client and flagged on the time it records (sync_mutations).
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from sqlmodel import Session, select
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.models import AppliedMutation, MutationOutcome, Practice, SyncClient, User
 from ccm_pwa.services.sync_args import Args
-from ccm_pwa.services.sync_mutations import MUTATIONS, Context, Rejected
+from ccm_pwa.services.sync_mutations import MUTATIONS, Applied, Context, Rejected
 
 SCHEMA_VERSION = 1
 MAX_BATCH = 500
@@ -74,12 +78,14 @@ class Batch:
     client_id: uuid.UUID
     schema_version: int
     mutations: tuple[Mutation, ...]
+    client_time: datetime | None = None  # the device clock when it sent the batch
 
 
 class _Envelope(BaseModel):
     client_id: uuid.UUID
     schema_version: StrictInt
     mutations: Annotated[list[_RawMutation], Field(max_length=MAX_BATCH)]
+    client_time: AwareDatetime | None = None
 
 
 class _RawMutation(BaseModel):
@@ -100,7 +106,7 @@ def parse_batch(body: Any) -> Batch:
     try:
         envelope = _Envelope.model_validate(body)
     except ValidationError as exc:
-        raise SyncMalformed(_first_error(exc)) from None
+        raise SyncMalformed(field_error(exc)) from None
     if envelope.schema_version != SCHEMA_VERSION:
         raise SyncMalformed(f"schema_version: this server speaks version {SCHEMA_VERSION}, "
                             f"not {envelope.schema_version}")
@@ -116,9 +122,10 @@ def parse_batch(body: Any) -> Batch:
         try:
             args = model.model_validate(raw.args)
         except ValidationError as exc:
-            raise SyncMalformed(_first_error(exc, f"{where}.args")) from None
+            raise SyncMalformed(field_error(exc, f"{where}.args")) from None
         mutations.append(Mutation(raw.id, raw.name, raw.occurred_at, args, raw.args))
-    return Batch(envelope.client_id, envelope.schema_version, tuple(mutations))
+    return Batch(envelope.client_id, envelope.schema_version, tuple(mutations),
+                 envelope.client_time)
 
 
 def push(*, session: Session, user: User, batch: Batch, now: datetime) -> dict[str, Any]:
@@ -138,10 +145,8 @@ def push(*, session: Session, user: User, batch: Batch, now: datetime) -> dict[s
                 raise
         except SyncForbidden:
             session.rollback()
-            record_audit(session=session, action="sync.push", user_id=user.id,
-                         client=f"sync {batch.client_id}", outcome="denied",
-                         detail={"why": "client bound to another user"}, occurred_at=now)
-            session.commit()
+            audit_denied(session=session, action="sync.push", user=user,
+                         client_id=batch.client_id, now=now)
             raise
         except BaseException:
             session.rollback()
@@ -150,7 +155,12 @@ def push(*, session: Session, user: User, batch: Batch, now: datetime) -> dict[s
 
 
 def _push_once(session: Session, user: User, batch: Batch, now: datetime) -> dict[str, Any]:
-    client = _claim_client(session, batch, user, now)
+    client = claim_client(session=session, client_id=batch.client_id, user=user, now=now,
+                          schema_version=batch.schema_version)
+    skew = None
+    if batch.client_time is not None:
+        skew = (batch.client_time - now).total_seconds()
+        client.clock_skew_seconds = skew
     last = client.last_mutation_id
     pending = [m for m in batch.mutations if m.id > last]
     if pending and pending[0].id != last + 1:
@@ -164,7 +174,7 @@ def _push_once(session: Session, user: User, batch: Batch, now: datetime) -> dic
         if mutation.id <= last:
             results.append({"id": mutation.id, "status": "duplicate"})
             continue
-        results.append(_apply(session, me, practice, client, mutation, now))
+        results.append(_apply(session, me, practice, client, mutation, now, skew))
         client.last_mutation_id = mutation.id
     client.schema_version = batch.schema_version
     session.add(client)
@@ -173,35 +183,58 @@ def _push_once(session: Session, user: User, batch: Batch, now: datetime) -> dic
             "server_time": now.isoformat()}
 
 
-def _claim_client(session: Session, batch: Batch, user: User, now: datetime) -> SyncClient:
-    """The client's row, locked for this push; created and bound to `user` the first time."""
-    touched = session.execute(sa.update(SyncClient).where(SyncClient.id == batch.client_id)
+def claim_client(*, session: Session, client_id: uuid.UUID, user: User, now: datetime,
+                 schema_version: int = SCHEMA_VERSION) -> SyncClient:
+    """The client's row, locked for this transaction; created and bound to `user` the first
+    time (by a push, a pull or a discard). SyncForbidden if it is someone else's or revoked.
+    """
+    touched = session.execute(sa.update(SyncClient).where(SyncClient.id == client_id)
                               .values(last_seen_at=now)).rowcount
     if not touched:
-        session.add(SyncClient(id=batch.client_id, user_id=user.id,
-                               schema_version=batch.schema_version, created_at=now,
-                               last_seen_at=now))
-        session.flush()  # a concurrent first push of this client fails here (IntegrityError)
-    client = session.exec(select(SyncClient).where(SyncClient.id == batch.client_id)
+        session.add(SyncClient(id=client_id, user_id=user.id, schema_version=schema_version,
+                               created_at=now, last_seen_at=now))
+        session.flush()  # a concurrent first use of this client fails here (IntegrityError)
+    client = session.exec(select(SyncClient).where(SyncClient.id == client_id)
                           .execution_options(populate_existing=True)).one()
-    if client.user_id != user.id or client.revoked_at is not None:
-        raise SyncForbidden("this installation belongs to another user: sign in again")
+    require_usable(client, user)
     return client
 
 
+def require_usable(client: SyncClient, user: User) -> None:
+    """Only the user the installation is bound to may use it, and not after a discard."""
+    if client.user_id != user.id or client.revoked_at is not None:
+        raise SyncForbidden("this installation belongs to another user or was signed out: "
+                            "sign in again")
+
+
+def audit_denied(*, session: Session, action: str, user: User, client_id: uuid.UUID,
+                 now: datetime) -> None:
+    """The refusal, audited and committed on its own (the refused work was rolled back)."""
+    record_audit(session=session, action=action, user_id=user.id, client=f"sync {client_id}",
+                 outcome="denied",
+                 detail={"why": "client bound to another user or revoked"}, occurred_at=now)
+    session.commit()
+
+
 def _apply(session: Session, user: User, practice: Practice, client: SyncClient,
-           mutation: Mutation, now: datetime) -> dict[str, Any]:
+           mutation: Mutation, now: datetime, skew: float | None) -> dict[str, Any]:
     handler = MUTATIONS[mutation.name][1]
     context = Context(session=session, user=user, practice=practice, client_id=client.id,
-                      mutation_id=mutation.id, occurred_at=mutation.occurred_at, now=now)
+                      mutation_id=mutation.id, occurred_at=mutation.occurred_at, now=now,
+                      clock_skew_seconds=skew)
+    extra: dict[str, Any] = {}
     try:
-        patient_id: uuid.UUID | None = handler(context, mutation.args)
+        done = handler(context, mutation.args)
+        patient_id, extra = (done.patient_id, done.extra) if isinstance(done, Applied) else (
+            done, {})
         outcome, reason = MutationOutcome.APPLIED, ""
     except Rejected as rejected:
         patient_id, outcome, reason = rejected.patient_id, MutationOutcome.REJECTED, rejected.reason
+        extra = rejected.extra
     session.add(AppliedMutation(client_id=client.id, mutation_id=mutation.id, name=mutation.name,
                                 args=mutation.raw_args, occurred_at=mutation.occurred_at,
-                                received_at=now, outcome=outcome, rejection_reason=reason))
+                                received_at=now, outcome=outcome, rejection_reason=reason,
+                                patient_id=patient_id))
     detail: dict[str, Any] = {"mutation_id": mutation.id}
     if reason:
         detail["reason"] = reason
@@ -212,10 +245,11 @@ def _apply(session: Session, user: User, practice: Practice, client: SyncClient,
     result: dict[str, Any] = {"id": mutation.id, "status": outcome.value}
     if reason:
         result["reason"] = reason
-    return result
+    return {**result, **extra}
 
 
-def _first_error(exc: ValidationError, prefix: str = "") -> str:
+def field_error(exc: ValidationError, prefix: str = "") -> str:
+    """The first error as `mutations[2].args.x: message`, the way the contract names fields."""
     error = exc.errors()[0]
     where = prefix
     for part in error["loc"]:

@@ -25,6 +25,9 @@ from ccm_pwa.services.rollups import months_of_entry, refresh_patient_months
 # A stretch longer than a day is a stuck timer, not care-management work.
 MAX_ENTRY_SECONDS = 24 * 3600
 LONG_ENTRY_SECONDS = 90 * 60
+# Clocks drift and a timer stops a moment after the server's "now": only beyond this is an
+# entry that ends in the future flagged for review.
+FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 class TimeEntryError(ValueError):
@@ -64,8 +67,8 @@ def record_time_entry(
         flags.append("manual")
     if duration_seconds > LONG_ENTRY_SECONDS:
         flags.append("over_90_min")
-    if started_at > now + timedelta(minutes=5):
-        flags.append("future_dated")
+    if started_at + timedelta(seconds=duration_seconds) > now + FUTURE_TOLERANCE:
+        flags.append("future_dated")  # it cannot have ended yet: a wrong clock or a typo
     entry = TimeEntry(
         id=entry_id or uuid.uuid4(), patient_id=patient_id, performer_id=performer.id,
         performer_kind=performer_kind or performer.performer_kind, activity=activity, note=note,

@@ -1,0 +1,284 @@
+"""The sync pull (design §3): what changed for this phone since its cursor, from one snapshot.
+
+Row versions, after Replicache's "client view record": every pull builds the phone's whole
+view (`documents`), hashes each document, and sends only those whose hash differs from the
+view named by the cursor (a `SyncClientView` row); keys that disappeared are `deletes`.
+No usable cursor (none, unknown, another client's, garbled) → `reset`: everything is sent
+and the phone replaces its copy. Nothing changed → the same cursor again and no new row.
+
+One snapshot: the documents and the client's `last_mutation_id` must agree (a phone that
+sees mutation 7 acknowledged must see its minutes in the worklist). Reads come first, the
+writes (a new client row, the view, audit) last, all in one transaction:
+- PostgreSQL: REPEATABLE READ. The pull writes no row that a push writes (the client's
+  `last_seen_at` is touched after the commit, in its own statement), so a push of the same
+  phone running alongside never makes the pull fail; it is simply in the next pull. Only a
+  concurrent first use of a new client id (unique key) makes the pull start again.
+- SQLite: pysqlite opens a transaction only before a data-changing statement, so the
+  pull's SELECTs would each see the latest commit. An explicit `BEGIN` makes them one WAL
+  read transaction; when another connection committed in between, upgrading it to write
+  fails (SQLITE_BUSY) and the pull is rebuilt. The last attempt starts with
+  `BEGIN IMMEDIATE` instead: it waits for the write lock and holds it while it reads, so a
+  pull always completes even when writers never pause (at the cost of making them wait).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, select
+
+from ccm_pwa.auth.access import visible_patients
+from ccm_pwa.auth.audit import record_audit
+from ccm_pwa.models import (
+    AppliedMutation,
+    CarePlan,
+    CarePlanConflict,
+    CarePlanElement,
+    MutationOutcome,
+    Patient,
+    Practice,
+    SyncClient,
+    SyncClientView,
+    User,
+)
+from ccm_pwa.services import care_plans
+from ccm_pwa.services.candidates import candidate_rows
+from ccm_pwa.services.patient_record import names_of, patient_records
+from ccm_pwa.services.sync_push import (
+    SyncForbidden,
+    audit_denied,
+    claim_client,
+    require_usable,
+)
+from ccm_pwa.services.worklist import worklist_body
+
+ATTEMPTS = 4
+VIEWS_KEPT = 3  # the newest few: a pull whose answer was lost can be repeated
+REJECTIONS_SHOWN = 200
+PATIENT_KEY = "patient/"
+# PostgreSQL: serialization failure, deadlock. SQLite: the snapshot could not become a writer.
+RETRY_SQLSTATES = {"40001", "40P01"}
+
+
+def pull(*, session: Session, user: User, client_id: uuid.UUID, cursor: str | None,
+         now: datetime, client: str = "") -> dict[str, Any]:
+    """The contract's pull response for `user`'s installation `client_id`; commits.
+
+    Raises SyncForbidden (403) when the installation is someone else's or was revoked.
+    """
+    for attempt in range(ATTEMPTS):
+        try:
+            _begin_snapshot(session, last_attempt=attempt == ATTEMPTS - 1)
+            result = _pull_once(session, user, client_id, cursor, now, client)
+            session.commit()
+            _touch(session, client_id, now)
+            return result
+        except SyncForbidden:
+            session.rollback()
+            audit_denied(session=session, action="sync.pull", user=user, client_id=client_id,
+                         now=now)
+            raise
+        except (IntegrityError, OperationalError) as exc:
+            # A concurrent first use of the client (IntegrityError), or the snapshot went stale.
+            session.rollback()
+            if attempt == ATTEMPTS - 1 or not _retryable(exc):
+                raise
+        except BaseException:
+            session.rollback()
+            raise
+    raise AssertionError("unreachable")
+
+
+def documents(*, session: Session, user: User, client_id: uuid.UUID,
+              now: datetime) -> dict[str, Any]:
+    """Everything the phone keeps, by key: who I am, my lists, each caseload patient's record,
+    my rejections and the care-plan conflicts to resolve. Each document is exactly the body
+    the matching GET route returns, so the phone renders both the same way.
+    """
+    me = session.get(User, user.id)
+    assert me is not None
+    practice = session.get(Practice, me.practice_id)
+    assert practice is not None
+    zone = ZoneInfo(practice.timezone)
+    worklist = worklist_body(session=session, user=me, month=None, now=now)
+    caseload = [uuid.UUID(row["id"]) for row in worklist["patients"]]
+    patients = list(session.exec(select(Patient).where(Patient.id.in_(caseload)))
+                    ) if caseload else []
+    records = patient_records(session=session, patients=patients, month=None, now=now)
+    docs: dict[str, Any] = {
+        "me": {"name": me.name, "role": str(me.role), "practice": practice.name,
+               "timezone": practice.timezone},
+        "worklist": worklist,
+        "candidates": {"patients": candidate_rows(session=session, user=me)},
+        "rejections": {"items": _rejections(session, me, client_id, zone)},
+        "conflicts": {"items": _conflicts(session, me, zone)},
+    }
+    for patient_id in caseload:
+        docs[f"{PATIENT_KEY}{patient_id}"] = records[patient_id]
+    return docs
+
+
+def version(doc: Any) -> str:
+    """A document's version: equal documents, equal versions, whoever built them."""
+    text = json.dumps(doc, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _pull_once(session: Session, user: User, client_id: uuid.UUID, cursor: str | None,
+               now: datetime, client: str) -> dict[str, Any]:
+    existing = session.get(SyncClient, client_id)
+    if existing is not None:
+        require_usable(existing, user)  # before any work, and before reading anything else
+    docs = documents(session=session, user=user, client_id=client_id, now=now)
+    row = existing or claim_client(session=session, client_id=client_id, user=user, now=now)
+    versions = {key: version(doc) for key, doc in docs.items()}
+    previous = _view(session, client_id, cursor)
+    reset = previous is None
+    puts = sorted(versions if previous is None
+                  else (k for k, v in versions.items() if previous.versions.get(k) != v))
+    deletes = [] if previous is None else sorted(set(previous.versions) - set(versions))
+    if previous is not None and not puts and not deletes:
+        new_cursor = str(previous.id)
+    else:
+        view = SyncClientView(client_id=client_id, created_at=now, versions=versions)
+        session.add(view)
+        session.flush()
+        _prune(session, client_id)
+        new_cursor = str(view.id)
+    _audit(session, user, client_id, docs, puts, deletes, reset, now, client)
+    return {"cursor": new_cursor, "reset": reset, "last_mutation_id": row.last_mutation_id,
+            "server_time": now.isoformat(), "puts": {key: docs[key] for key in puts},
+            "deletes": deletes}
+
+
+def _begin_snapshot(session: Session, *, last_attempt: bool) -> None:
+    """Start the pull's transaction so every read sees one snapshot (see the module doc)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    else:
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE" if last_attempt else "BEGIN")
+
+
+def _touch(session: Session, client_id: uuid.UUID, now: datetime) -> None:
+    """Record that the installation was seen, outside the snapshot (see the module doc)."""
+    session.execute(sa.update(SyncClient).where(SyncClient.id == client_id,
+                                                SyncClient.last_seen_at < now)
+                    .values(last_seen_at=now))
+    session.commit()
+
+
+def _retryable(exc: IntegrityError | OperationalError) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    if getattr(exc.orig, "sqlstate", None) in RETRY_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)  # SQLite's SQLITE_BUSY(_SNAPSHOT)
+
+
+def _view(session: Session, client_id: uuid.UUID, cursor: str | None) -> SyncClientView | None:
+    """The view the cursor names, if it is one of this client's (else: reset)."""
+    try:
+        wanted = uuid.UUID(cursor) if cursor else None
+    except ValueError:
+        return None
+    view = session.get(SyncClientView, wanted) if wanted else None
+    return view if view is not None and view.client_id == client_id else None
+
+
+def _prune(session: Session, client_id: uuid.UUID) -> None:
+    old = session.execute(sa.select(SyncClientView.id)
+                          .where(SyncClientView.client_id == client_id)
+                          .order_by(SyncClientView.created_at.desc(), SyncClientView.id)
+                          .offset(VIEWS_KEPT)).scalars().all()
+    if old:
+        session.execute(sa.delete(SyncClientView).where(SyncClientView.id.in_(old)))
+
+
+def _rejections(session: Session, user: User, client_id: uuid.UUID,
+                zone: ZoneInfo) -> list[dict[str, Any]]:
+    """This installation's rejected mutations, newest first, with the patient they were about.
+
+    The patient's name only when the user may still see the patient: a rejection for
+    someone else's patient must not tell who that is.
+    """
+    rows = list(session.exec(
+        select(AppliedMutation).where(AppliedMutation.client_id == client_id,
+                                      AppliedMutation.outcome == MutationOutcome.REJECTED)
+        .order_by(AppliedMutation.received_at.desc(), AppliedMutation.mutation_id.desc())
+        .limit(REJECTIONS_SHOWN)))
+    about = {row.id: row.patient_id or _uuid((row.args or {}).get("patient_id")) for row in rows}
+    wanted = {p for p in about.values() if p is not None}
+    names = {} if not wanted else {
+        pid: f"{given} {family}" for pid, given, family in session.execute(
+            sa.select(Patient.id, Patient.given_name, Patient.family_name).where(
+                Patient.id.in_(wanted), Patient.id.in_(visible_patients(user))))}
+    return [{"mutation_id": row.mutation_id, "name": row.name,
+             "reason": row.rejection_reason,
+             "occurred_at": row.occurred_at.astimezone(zone).isoformat(),
+             "received_at": row.received_at.astimezone(zone).isoformat(),
+             "patient_id": str(about[row.id]) if about[row.id] else None,
+             "patient_name": names.get(about[row.id]) if about[row.id] else None}
+            for row in rows]
+
+
+def _conflicts(session: Session, user: User, zone: ZoneInfo) -> list[dict[str, Any]]:
+    """Open care-plan conflicts of patients the user may see, oldest first, each with the
+    element's value in force now (it may have moved since the conflict was recorded)."""
+    rows = session.execute(
+        sa.select(CarePlanConflict, CarePlan.patient_id, Patient.given_name, Patient.family_name)
+        .join(CarePlan, CarePlan.id == CarePlanConflict.care_plan_id)
+        .join(Patient, Patient.id == CarePlan.patient_id)
+        .where(CarePlanConflict.resolved_at.is_(None),
+               CarePlan.patient_id.in_(visible_patients(user)))
+        .order_by(CarePlanConflict.client_occurred_at, CarePlanConflict.id)).all()
+    if not rows:
+        return []
+    current = care_plans.newest_revisions_of(
+        session=session, plan_ids=list({c.care_plan_id for c, *_ in rows}))
+    authors = names_of(session, (c.client_author_id for c, *_ in rows))
+    items = []
+    for conflict, patient_id, given, family in rows:
+        now_in_force = current.get(conflict.care_plan_id, {}).get(
+            CarePlanElement(conflict.element))
+        items.append({
+            "id": str(conflict.id), "patient_id": str(patient_id),
+            "patient_name": f"{given} {family}", "element": str(conflict.element),
+            "base_version": conflict.base_version,
+            "server_version": now_in_force.version if now_in_force else 0,
+            "server_value": now_in_force.value if now_in_force else None,
+            "client_value": conflict.client_value,
+            "client_author": authors.get(conflict.client_author_id),
+            "client_occurred_at": conflict.client_occurred_at.astimezone(zone).isoformat()})
+    return items
+
+
+def _audit(session: Session, user: User, client_id: uuid.UUID, docs: dict[str, Any],
+           puts: list[str], deletes: list[str], reset: bool, now: datetime,
+           client: str) -> None:
+    """One `sync.pull` row, and a `patient.read` per patient record sent (none if unchanged)."""
+    where = f"sync {client_id}"
+    record_audit(session=session, action="sync.pull", user_id=user.id, client=where,
+                 occurred_at=now,
+                 detail={"reset": reset, "puts": len(puts), "deletes": len(deletes),
+                         "documents": [k for k in puts if not k.startswith(PATIENT_KEY)],
+                         "request": client[:200]})
+    for key in puts:
+        if key.startswith(PATIENT_KEY):
+            record_audit(session=session, action="patient.read", user_id=user.id,
+                         patient_id=uuid.UUID(key.removeprefix(PATIENT_KEY)), client=where,
+                         occurred_at=now,
+                         detail={"month": docs[key]["progress"]["month"], "via": "sync.pull"})
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value)) if value else None
+    except ValueError:
+        return None
