@@ -3,6 +3,7 @@
 import reflex as rx
 
 from ccm_pwa.config import load_settings
+from ccm_pwa.pwa import PwaPrecachePlugin
 
 settings = load_settings()
 
@@ -13,6 +14,7 @@ config = rx.Config(
     # Nothing leaves the practice unasked (design §5): no telemetry, no badge.
     telemetry_enabled=False,
     show_built_with_reflex=False,
-    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="teal", radius="large"))],
+    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="teal", radius="large")),
+             PwaPrecachePlugin()],
     disable_plugins=[rx.plugins.SitemapPlugin],
 )

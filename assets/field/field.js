@@ -1,214 +1,125 @@
 // The field kit: everything the care manager's screens do runs here, in the browser, so the
-// screens keep working when the Reflex backend is unreachable (design §2, offline notes P4/P5).
-// - reads go to the JSON field API (docs/field-api.md) and land in Reflex client-state vars;
-// - writes are mutations queued in IndexedDB (the outbox) and pushed in order;
+// screens keep working with no signal and with the Reflex backend down (design §2,
+// offline notes P4/P5).
+// - screens render from the phone's local snapshot (store.js), filled by pulls (sync.js),
+//   with this phone's unsent changes laid over it and marked as pending;
+// - writes are mutations queued in the IndexedDB outbox and pushed in order;
 // - the call timer keeps its start instant in IndexedDB: elapsed time is always computed
 //   from that instant, never counted, so a locked screen or a reload loses nothing.
 import React, { useEffect, useState } from "react";
-import { refs, getBackendURL } from "$/utils/state";
-import env from "$/env.json";
+import { erase, kvDelete, kvGet, kvSet, outboxAll, snapshotGet, whenStorageIsFull } from "./store.js";
+import {
+  api, clientInfo, enqueue, forgetSnapshot, requestSync, setState, startSync,
+  whenRejected, whenSignedOut, whenSynced,
+} from "./sync.js";
 
-const DB_NAME = "ccm-field";
-const DB_VERSION = 1;
-const SCHEMA_VERSION = 1;
-const RETRY_MS = 5000;
 const LONG_CALL_SECONDS = 90 * 60;
 
-// ---------------------------------------------------------------- client-state bridge
-// Reflex ClientStateVars register a setter in `refs`; before the first component using
-// the var mounts, the value is parked in the slot that component starts from.
-function setState(name, value) {
-  const setter = refs["_client_state_set" + name.charAt(0).toUpperCase() + name.slice(1)];
-  if (setter) setter(value);
-  else refs["_client_state_" + name] = value;
-}
-
-// ---------------------------------------------------------------- HTTP
-function apiBase() {
-  try {
-    return new URL(getBackendURL(env.PING)).origin;
-  } catch (e) {
-    return window.location.origin;
-  }
-}
-
-async function api(path, options = {}) {
-  const response = await fetch(apiBase() + "/api/v1" + path, {
-    credentials: "include",
-    headers: { "Content-Type": "application/json" },
-    ...options,
-  });
-  let body = null;
-  try {
-    body = await response.json();
-  } catch (e) {
-    body = null;
-  }
-  if (response.status === 401 && !window.location.pathname.startsWith("/login")) {
-    // Signed out or expired: go to sign-in, replacing this screen in the history (the page
-    // guard may be redirecting at the same moment; replace keeps the two from stacking).
-    window.location.replace("/login");
-  }
-  return { status: response.status, body };
-}
-
-// ---------------------------------------------------------------- IndexedDB
-let dbPromise = null;
-function db() {
-  if (!dbPromise) {
-    dbPromise = new Promise((resolve, reject) => {
-      const request = indexedDB.open(DB_NAME, DB_VERSION);
-      request.onupgradeneeded = () => {
-        const database = request.result;
-        database.createObjectStore("kv");
-        database.createObjectStore("outbox", { keyPath: "id" });
-      };
-      request.onsuccess = () => resolve(request.result);
-      request.onerror = () => reject(request.error);
-    });
-  }
-  return dbPromise;
-}
-
-async function run(storeName, mode, work) {
-  const database = await db();
-  return new Promise((resolve, reject) => {
-    const tx = database.transaction(storeName, mode);
-    const result = work(tx.objectStore(storeName));
-    tx.oncomplete = () => resolve(result && "result" in result ? result.result : undefined);
-    tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error);
-  });
-}
-
-const kvGet = (key) => run("kv", "readonly", (s) => s.get(key));
-const kvSet = (key, value) => run("kv", "readwrite", (s) => s.put(value, key));
-const kvDelete = (key) => run("kv", "readwrite", (s) => s.delete(key));
-const outboxAll = () => run("outbox", "readonly", (s) => s.getAll());
-
-// ---------------------------------------------------------------- outbox and push
-function uuid() {
-  return crypto.randomUUID();
-}
-
-async function client() {
-  let info = await kvGet("client");
-  if (!info) {
-    info = { id: uuid(), next: 1 };
-    await kvSet("client", info);
-  }
-  return info;
-}
-
-async function enqueue(name, args) {
-  refused = false;
-  const info = await client();
-  const mutation = { id: info.next, name, args, occurred_at: new Date().toISOString() };
-  await run("outbox", "readwrite", (s) => s.put(mutation));
-  await kvSet("client", { ...info, next: info.next + 1 });
-  await refreshPending();
-  return flush();
-}
-
-async function refreshPending() {
-  const queued = await outboxAll();
-  setState("pending", queued.length);
-  return queued;
-}
-
-let flushing = false;
-let refused = false;
-// Sends the outbox; resolves to the reasons of any mutation the server refused.
-async function flush() {
-  if (flushing) return [];
-  flushing = true;
-  let refusals = [];
-  try {
-    const queued = (await outboxAll()).sort((a, b) => a.id - b.id);
-    if (!queued.length) return;
-    const info = await client();
-    const { status, body } = await api("/sync/push", {
-      method: "POST",
-      body: JSON.stringify({ client_id: info.id, schema_version: SCHEMA_VERSION, mutations: queued }),
-    });
-    if (status === 200 || status === 409) {
-      const done = body.last_mutation_id || 0;
-      await run("outbox", "readwrite", (s) => {
-        for (const m of queued) if (m.id <= done) s.delete(m.id);
-      });
-      refusals = (body.results || []).filter((r) => r.status === "rejected").map((r) => r.reason);
-      if (refusals.length) setState("notice", "Not saved: " + refusals.join("; "));
-      setState("syncerror", "");
-      await reloadCurrent();
-    } else if (status === 422) {
-      // A malformed batch is refused whole and kept: retrying cannot help, so wait for the
-      // next change or reconnect instead of hammering the server.
-      refused = true;
-      setState("syncerror", body && body.detail ? body.detail : "The server refused the changes.");
-    }
-  } catch (e) {
-    setState("syncerror", "Offline — changes will be sent when the connection is back.");
-  } finally {
-    flushing = false;
-    const left = await refreshPending();
-    if (left.length && !refused) setTimeout(flush, RETRY_MS);
-  }
-  return refusals;
-}
-
-// Tell the user what happened: refused (why), sent, or waiting for a connection.
-async function report(refusals, success) {
-  if (refusals && refusals.length) return;  // flush already says why
-  const waiting = (await outboxAll()).length;
-  setState("notice", waiting ? success + " It will be sent when the connection is back." : success);
-}
+whenStorageIsFull(() => setState("syncerror", "This phone's storage is full: free some space, or changes cannot be kept offline."));
+whenSignedOut(async () => {
+  // The server no longer knows this session: patient data leaves the phone, unsent work
+  // stays for its author's next sign-in.
+  await forgetSnapshot();
+  if (!window.location.pathname.startsWith("/login")) window.location.replace("/login");
+});
+whenRejected((rejections) => {
+  setState("notice", "Not accepted by the server: " + rejections.map((r) => r.reason).join("; "));
+});
+whenSynced(() => renderCurrent());
 
 // ---------------------------------------------------------------- screens' data
+// Every screen renders from the local snapshot first (instant, and the only source when
+// offline), then again after each sync.
 let current = { view: null, patientId: null };
-let worklist = { patients: [], month: "", days_left: 0 };
 let filters = { filter: "all", search: "" };
 
-function visibleRows() {
+function patientIdFromPath() {
+  const match = window.location.pathname.match(/\/patients\/([0-9a-f-]{36})/);
+  return match ? match[1] : null;
+}
+
+async function renderCurrent() {
+  await publishTimer();
+  await renderNotices();
+  if (current.view === "worklist") await renderWorklist();
+  else if (current.view === "patient") await renderPatient(current.patientId);
+}
+
+// What this phone has queued but the server has not confirmed yet, per patient.
+async function pendingWork() {
+  const byPatient = {};
+  const voids = new Set();
+  const doneTasks = new Set();
+  const mine = (id) => (byPatient[id] = byPatient[id] || { entries: [], notes: [], elements: {}, other: [] });
+  for (const m of await outboxAll()) {
+    const a = m.args || {};
+    if (m.name === "time_entry.record") mine(a.patient_id).entries.push(a);
+    else if (m.name === "time_entry.void") voids.add(a.entry_id);
+    else if (m.name === "note.add") mine(a.patient_id).notes.push({ ...a, at: m.occurred_at });
+    else if (m.name === "task.complete") doneTasks.add(a.task_id);
+    else if (m.name === "care_plan.update") for (const c of a.changes || []) mine(a.patient_id).elements[c.element] = c.value;
+    else if (m.name === "care_plan.set_element") mine(a.patient_id).elements[a.element] = a.value;
+    else if (a.patient_id) mine(a.patient_id).other.push(m.name);
+  }
+  return { byPatient, voids, doneTasks };
+}
+
+function monthOf(iso) {
+  const d = new Date(iso);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}`;
+}
+
+// Server minutes plus this phone's unsent minutes in the same month, minus unsent voids.
+function pendingSeconds(pending, patientId, month, serverEntries) {
+  const mine = pending.byPatient[patientId];
+  let seconds = 0;
+  if (mine) for (const e of mine.entries) if (monthOf(e.started_at) === month) seconds += e.duration_seconds;
+  for (const e of serverEntries || []) if (pending.voids.has(e.id) && !e.voided) seconds -= e.seconds;
+  return seconds;
+}
+
+function visibleRows(rows) {
   const text = filters.search.trim().toLowerCase();
-  return worklist.patients.filter((p) => {
+  return rows.filter((p) => {
     if (text && !(p.name.toLowerCase().includes(text) || p.mrn.toLowerCase().includes(text))) return false;
     if (filters.filter === "needs_minutes") return p.status !== "billable" && p.status !== "blocked";
     if (filters.filter === "tasks_due") return p.tasks_due > 0 || p.overdue_tasks > 0;
     if (filters.filter === "done") return p.status === "billable";
     return true;
-  }).map(worklistRow);
+  });
 }
 
-function worklistRow(p) {
+function worklistRow(p, extra) {
+  const minutes = Math.max(0, p.minutes + Math.trunc(extra / 60));
   return {
     id: p.id, name: p.name, mrn: p.mrn, phone: p.phone || "", conditions: p.conditions || "",
-    minutes: String(p.minutes), marks: (p.marks || []).join(","), status: p.status,
-    next: p.next_code ? `${p.minutes_to_next} min to ${p.next_code}` : "Done for this month",
+    minutes: String(minutes), marks: (p.marks || []).join(","), status: p.status,
+    pending: extra ? `incl. ${Math.trunc(extra / 60)} min waiting to sync` : "",
+    next: p.next_code ? `${Math.max(0, p.minutes_to_next - Math.trunc(extra / 60))} min to ${p.next_code}` : "Done for this month",
     why: (p.why || []).join(" · "), href: "/patients/" + p.id,
     tel: p.phone ? "tel:" + p.phone.replace(/[^+0-9]/g, "") : "",
   };
 }
 
-function publishWorklist() {
-  const rows = visibleRows();
+async function renderWorklist() {
+  const worklist = await snapshotGet("worklist");
+  if (!worklist) return;
+  const pending = await pendingWork();
+  const rows = [];
+  for (const p of visibleRows(worklist.patients)) {
+    // An unsent void takes its entry's minutes back: those are in the patient's document.
+    const doc = pending.voids.size ? await snapshotGet("patient/" + p.id) : null;
+    rows.push(worklistRow(p, pendingSeconds(pending, p.id, worklist.month, doc && doc.time_entries)));
+  }
   setState("rows", rows);
   setState("worklistinfo", {
     month: worklist.month || "", days_left: String(worklist.days_left || 0),
     count: String(rows.length), total: String(worklist.patients.length), filter: filters.filter,
     loaded: "yes",
   });
-}
-
-async function loadWorklist() {
-  current = { view: "worklist", patientId: null };
-  const { status, body } = await api("/worklist");
-  if (status === 200) {
-    worklist = body;
-    publishWorklist();
-  }
-  const open = await api("/candidates");
-  if (open.status === 200) {
-    setState("candidates", open.body.patients.map((p) => ({
+  const open = await snapshotGet("candidates");
+  if (open) {
+    setState("candidates", open.patients.map((p) => ({
       id: p.id, name: p.name, mrn: p.mrn, href: "/patients/" + p.id, conditions: p.conditions,
       line: `${p.eligible ? "Eligible" : "Not eligible"}: ${p.reason} · ${p.status}`,
       eligible: p.eligible ? "yes" : "no",
@@ -216,9 +127,9 @@ async function loadWorklist() {
   }
 }
 
-function patientIdFromPath() {
-  const match = window.location.pathname.match(/\/patients\/([0-9a-f-]{36})/);
-  return match ? match[1] : null;
+async function loadWorklist() {
+  current = { view: "worklist", patientId: null };
+  await renderWorklist();
 }
 
 const ACTIVITY_WORDS = {
@@ -250,11 +161,16 @@ const ELEMENTS = [
   ["medication_management", "Medication management"], ["community_services", "Community services"],
   ["coordination", "Coordination with other providers"], ["review_schedule", "Review schedule"],
 ];
+const elementLabel = (key) => (ELEMENTS.find(([k]) => k === key) || [key, key])[1].replace(/ \(.*\)$/, "");
 
-function patientView(data) {
+function patientView(data, pending) {
   const p = data.patient;
   const progress = data.progress || {};
   const plan = data.care_plan;
+  const mine = pending.byPatient[p.id] || { entries: [], notes: [], elements: {}, other: [] };
+  const extra = pendingSeconds(pending, p.id, progress.month, data.time_entries);
+  const minutes = Math.max(0, (progress.minutes || 0) + Math.trunc(extra / 60));
+  const waiting = mine.entries.length + mine.notes.length + Object.keys(mine.elements).length + mine.other.length;
   return {
     id: p.id, name: p.name, mrn: p.mrn, phone: p.phone || "",
     tel: p.phone ? "tel:" + p.phone.replace(/[^+0-9]/g, "") : "",
@@ -265,64 +181,133 @@ function patientView(data) {
     eligible: data.eligibility && data.eligibility.eligible ? "yes" : "no",
     eligibility: data.eligibility ? data.eligibility.reason : "",
     enrolled: p.enrollment_status === "enrolled" ? "yes" : "no",
-    month: progress.month || "", minutes: String(progress.minutes || 0),
+    month: progress.month || "", minutes: String(minutes),
+    pending: waiting ? `${waiting} change(s) on this phone waiting to sync${extra ? `, incl. ${Math.trunc(extra / 60)} min` : ""}` : "",
     marks: (progress.marks || []).join(","), status: progress.status || "",
     codes: (progress.codes || []).map((c) => (c.units > 1 ? `${c.code} ×${c.units}` : c.code)).join(", ") || "None yet",
-    next: progress.next_code ? `${progress.minutes_to_next} min to ${progress.next_code}, ${progress.days_left} days left` : "Nothing more needed this month",
+    next: progress.next_code ? `${Math.max(0, progress.minutes_to_next - Math.trunc(extra / 60))} min to ${progress.next_code}, ${progress.days_left} days left` : "Nothing more needed this month",
     blocking: (progress.blocking_reasons || []).join(" · "),
     last_month: data.last_month ? `${data.last_month.month}: ${data.last_month.minutes} min, ${data.last_month.codes || "not billable"}` : "",
-    entries: (data.time_entries || []).map((e) => ({
+    entries: mine.entries.map((e) => ({
+      id: e.entry_id, when: when(e.started_at), minutes: `${Math.floor(e.duration_seconds / 60)} min ${e.duration_seconds % 60} s`,
+      activity: ACTIVITY_WORDS[e.activity] || e.activity, note: e.note || "", by: "You",
+      state: "Waiting to sync" + (e.source === "manual" ? " · manual" : ""), voided: "pending",
+    })).concat((data.time_entries || []).map((e) => ({
       id: e.id, when: when(e.started_at), minutes: `${Math.floor(e.seconds / 60)} min ${e.seconds % 60} s`,
       activity: ACTIVITY_WORDS[e.activity] || e.activity, note: e.note || "", by: e.performer || "",
-      state: e.voided ? `Voided: ${e.void_reason}` : (e.flags || []).join(", "), voided: e.voided ? "yes" : "no",
-    })),
-    notes: (data.notes || []).map((n) => ({ id: n.id, body: n.body, line: `${when(n.at)} · ${n.author}` })),
-    tasks: (data.tasks || []).filter((t) => t.status !== "completed" && t.status !== "cancelled").map((t) => ({
+      state: e.voided ? `Voided: ${e.void_reason}` : pending.voids.has(e.id) ? "Void waiting to sync" : (e.flags || []).join(", "),
+      voided: e.voided || pending.voids.has(e.id) ? "yes" : "no",
+    }))),
+    notes: mine.notes.map((n) => ({ id: n.note_id, body: n.body, line: `${when(n.at)} · You · waiting to sync` }))
+      .concat((data.notes || []).map((n) => ({ id: n.id, body: n.body, line: `${when(n.at)} · ${n.author}` }))),
+    tasks: (data.tasks || []).filter((t) => t.status !== "completed" && t.status !== "cancelled" && !pending.doneTasks.has(t.id)).map((t) => ({
       id: t.id, title: t.title, line: t.due_at ? `Due ${when(t.due_at)}${t.overdue ? " — overdue" : ""}` : "", overdue: t.overdue ? "yes" : "no",
     })),
     has_plan: plan ? "yes" : "no",
     plan_line: plan ? `Established ${plan.established_on}${plan.last_reviewed_on ? ", reviewed " + plan.last_reviewed_on : ""}${plan.copy_given_on ? ", copy given " + plan.copy_given_on + " (" + plan.copy_given_method + ")" : ""}` : "No care plan yet",
     elements: ELEMENTS.map(([key, label]) => {
       const element = plan && plan.elements[key] ? plan.elements[key] : { value: null, version: 0 };
+      const local = key in mine.elements;
       return {
-        key, label, text: elementText(key, element.value), version: String(element.version || 0),
-        line: element.version ? `Version ${element.version} · ${element.author || ""} · ${element.at ? when(element.at) : ""}` : "Not written yet",
+        key, label, text: elementText(key, local ? mine.elements[key] : element.value), version: String(element.version || 0),
+        line: local ? "Saved on this phone · waiting to sync" : element.version ? `Version ${element.version} · ${element.author || ""} · ${element.at ? when(element.at) : ""}` : "Not written yet",
+        pending: local ? "yes" : "no",
       };
     }),
   };
 }
 
+const EMPTY = { id: "", name: "", missing: "", entries: [], notes: [], tasks: [], elements: [] };
 let patientData = null;
+let onlineRecord = {};  // records of patients not in the snapshot (not enrolled), this page only
+
+async function renderPatient(id) {
+  const doc = (await snapshotGet("patient/" + id)) || onlineRecord[id];
+  if (!doc) return false;
+  patientData = doc;
+  setState("patient", patientView(doc, await pendingWork()));
+  await renderConflicts(id);
+  return true;
+}
+
 async function loadPatient(id) {
   id = id || patientIdFromPath();
   if (!id) return;
   current = { view: "patient", patientId: id };
-  const { status, body } = await api("/patients/" + id);
-  if (status === 200) {
-    patientData = body;
-    setState("patient", patientView(body));
-  } else if (status === 403 || status === 404) {
-    setState("patient", { id: "", name: "", missing: "yes", entries: [], notes: [], tasks: [], elements: [] });
+  if (await renderPatient(id)) return;
+  // Not on this phone (a patient not enrolled yet, or before the first sync): ask the server.
+  try {
+    const { status, body } = await api("/patients/" + id);
+    if (status === 200) {
+      onlineRecord[id] = body;
+      await renderPatient(id);
+    } else if (status === 403 || status === 404) {
+      setState("patient", { ...EMPTY, missing: "yes" });
+    }
+  } catch (e) {
+    setState("patient", { ...EMPTY, missing: "offline" });
   }
 }
 
 async function loadHistory(id) {
   id = id || patientIdFromPath();
-  const { status, body } = await api(`/patients/${id}/care-plan/history`);
-  if (status === 200) {
-    setState("history", body.revisions.map((r) => ({
-      element: (ELEMENTS.find(([k]) => k === r.element) || [r.element, r.element])[1],
-      version: String(r.version), text: elementText(r.element, r.value), line: `${r.author} · ${when(r.at)}`,
-    })));
+  try {
+    const { status, body } = await api(`/patients/${id}/care-plan/history`);
+    if (status === 200) {
+      setState("history", body.revisions.map((r) => ({
+        element: elementLabel(r.element), version: String(r.version), text: elementText(r.element, r.value),
+        line: `${r.author} · ${when(r.at)}`,
+      })));
+    }
+  } catch (e) {
+    setState("history", [{ element: "Offline", version: "", text: "The version history loads when the phone is online.", line: "" }]);
   }
 }
 
-async function reloadCurrent() {
-  if (current.view === "worklist") await loadWorklist();
-  else if (current.view === "patient") {
-    await loadPatient(current.patientId);
-    if (window.location.pathname.endsWith("/care-plan")) await loadHistory(current.patientId);
-  }
+// Care-plan conflicts (a field changed on the server while this phone edited it): both
+// values are kept and the care manager chooses; nothing is overwritten silently.
+async function renderConflicts(patientId) {
+  const doc = await snapshotGet("conflicts");
+  const resolving = new Set((await outboxAll()).filter((m) => m.name === "care_plan.resolve_conflict").map((m) => m.args.conflict_id));
+  setState("conflicts", ((doc && doc.items) || []).filter((c) => c.patient_id === patientId && !resolving.has(c.id)).map((c) => ({
+    id: c.id, label: elementLabel(c.element), mine: elementText(c.element, c.client_value),
+    theirs: elementText(c.element, c.server_value), server_version: String(c.server_version),
+    line: `Your edit of ${when(c.client_occurred_at)} was based on version ${c.base_version}; the plan is now at version ${c.server_version}.`,
+  })));
+}
+
+async function resolveConflict(conflictId, keep, serverVersion) {
+  await enqueue("care_plan.resolve_conflict", { conflict_id: conflictId, keep, server_version: parseInt(serverVersion, 10) || 0 });
+  await renderCurrent();
+  setState("notice", keep === "mine" ? "Your version will replace the current one." : "The current version is kept.");
+}
+
+// Rejections the server sent back (also those whose push answer was lost): shown until
+// the care manager has seen them.
+async function renderNotices() {
+  const doc = await snapshotGet("rejections");
+  const seen = new Set((await kvGet("seen_rejections")) || []);
+  setState("rejections", ((doc && doc.items) || []).filter((r) => !seen.has(r.mutation_id)).slice(0, 20).map((r) => ({
+    id: String(r.mutation_id),
+    line: `${r.patient_name ? r.patient_name + ": " : ""}${describe(r.name)} of ${when(r.occurred_at)} was not accepted — ${r.reason}`,
+  })));
+  const conflicts = await snapshotGet("conflicts");
+  setState("conflictcount", ((conflicts && conflicts.items) || []).length);
+  const me = await snapshotGet("me");
+  if (me) setState("me", { name: me.name || "", role: me.role || "" });
+}
+
+function describe(name) {
+  return { "time_entry.record": "Time entry", "time_entry.void": "Void", "note.add": "Note",
+    "care_plan.update": "Care-plan change", "care_plan.set_element": "Care-plan change",
+    "care_plan.resolve_conflict": "Care-plan choice", "task.complete": "Task", "patient.enroll": "Enrollment",
+    "patient.unenroll": "Ending enrollment", "care_plan.review": "Care-plan review", "care_plan.set_details": "Care-plan dates" }[name] || name;
+}
+
+async function dismissRejections() {
+  const doc = await snapshotGet("rejections");
+  await kvSet("seen_rejections", ((doc && doc.items) || []).map((r) => r.mutation_id));
+  await renderNotices();
 }
 
 // The phone's own calendar day (toISOString would give tomorrow on a US evening).
@@ -398,15 +383,14 @@ async function saveTimer() {
     return;
   }
   if (seconds < 1) return;
-  const refusals = await enqueue("time_entry.record", {
-    entry_id: uuid(), patient_id: timer.patient_id, started_at: new Date(timer.started_at).toISOString(),
+  await enqueue("time_entry.record", {
+    entry_id: crypto.randomUUID(), patient_id: timer.patient_id, started_at: new Date(timer.started_at).toISOString(),
     duration_seconds: seconds, activity: value("stop-activity") || "phone_call_patient",
     note: value("stop-note"), source,
-  });
-  await kvDelete("timer");
+  }, (kv) => kv.delete("timer"));
   await publishTimer();
   closeStopForm();
-  await report(refusals, `Saved ${Math.floor(seconds / 60)} min for ${timer.patient_name}.`);
+  await saved(`Saved ${Math.floor(seconds / 60)} min for ${timer.patient_name}.`);
 }
 
 async function discardTimer() {
@@ -426,12 +410,12 @@ async function saveManualEntry(patientId) {
     setState("notice", "Give the date, start time and minutes of the work.");
     return;
   }
-  const refusals = await enqueue("time_entry.record", {
-    entry_id: uuid(), patient_id: patientId, started_at: new Date(`${day}T${time}`).toISOString(),
+  await enqueue("time_entry.record", {
+    entry_id: crypto.randomUUID(), patient_id: patientId, started_at: new Date(`${day}T${time}`).toISOString(),
     duration_seconds: minutes * 60, activity: value("manual-activity") || "care_coordination",
     note: value("manual-note"), source: "manual",
   });
-  await report(refusals, `Added ${minutes} min by hand (marked as manual).`);
+  await saved(`Added ${minutes} min by hand (marked as manual).`);
 }
 
 async function voidEntry(entryId) {
@@ -444,7 +428,7 @@ async function addNote(patientId) {
   patientId = patientId || current.patientId;
   const body = String(value("note-body")).trim();
   if (!body) return;
-  await enqueue("note.add", { note_id: uuid(), patient_id: patientId, body });
+  await enqueue("note.add", { note_id: crypto.randomUUID(), patient_id: patientId, body });
   const box = document.getElementById("note-body");
   if (box) box.value = "";
 }
@@ -463,17 +447,17 @@ function parseElement(key, text) {
 
 async function saveElement(key, baseVersion, patientId) {
   patientId = patientId || current.patientId;
-  const refusals = await enqueue("care_plan.set_element", {
-    patient_id: patientId, element: key, value: parseElement(key, value("element-" + key)),
-    base_version: parseInt(baseVersion, 10) || 0,
+  await enqueue("care_plan.update", {
+    patient_id: patientId,
+    changes: [{ element: key, value: parseElement(key, value("element-" + key)), base_version: parseInt(baseVersion, 10) || 0 }],
   });
-  await report(refusals, "Care plan saved.");
+  await saved("Care plan saved.");
 }
 
 async function reviewPlan(patientId) {
   patientId = patientId || current.patientId;
-  const refusals = await enqueue("care_plan.review", { patient_id: patientId, reviewed_on: localDate() });
-  await report(refusals, "Monthly care plan review recorded.");
+  await enqueue("care_plan.review", { patient_id: patientId, reviewed_on: localDate() });
+  await saved("Monthly care plan review recorded.");
 }
 
 async function saveCopyGiven(patientId) {
@@ -499,8 +483,8 @@ async function enroll(patientId) {
     setState("notice", "All four disclosures must be made and ticked before enrolling.");
     return;
   }
-  const refusals = await enqueue("patient.enroll", args);
-  await report(refusals, "Consent recorded and patient enrolled.");
+  await enqueue("patient.enroll", args);
+  await saved("Consent recorded and patient enrolled.");
 }
 
 async function unenroll(patientId) {
@@ -523,35 +507,69 @@ function setSearch(text) {
 // Sign-out (checklist B26): send what is queued, then erase this device's field data before
 // the server ends the session (whose Clear-Site-Data header is the second line of defence).
 async function signOut(form) {
-  try {
-    await flush();
-    const database = await db();
-    database.close();
-  } catch (e) {
-    // offline or never opened: erase anyway
+  await requestSync();
+  const waiting = await outboxAll();
+  if (waiting.length) {
+    const ok = window.confirm(`${waiting.length} change(s) on this phone have not reached the server. ` +
+      "Sign out anyway and discard them? The discard is recorded in the audit log.");
+    if (!ok) return;
+    let recorded = false;
+    try {
+      const info = await clientInfo();
+      const { status } = await api("/sync/discard", {
+        method: "POST",
+        body: JSON.stringify({ client_id: info.id, mutations: waiting.map((m) => ({ id: m.id, name: m.name, occurred_at: m.occurred_at, patient_id: (m.args && m.args.patient_id) || null })) }),
+      });
+      recorded = status === 200;
+    } catch (e) {
+      recorded = false;
+    }
+    if (!recorded && !window.confirm("The phone is offline, so the discard cannot be recorded now. Erase this phone's data anyway?")) return;
   }
-  dbPromise = null;
-  await new Promise((resolve) => {
-    const request = indexedDB.deleteDatabase(DB_NAME);
-    request.onsuccess = request.onerror = request.onblocked = () => resolve();
-  });
+  // Sign-out (checklist B26, A15): nothing of the patients stays on the phone. The server's
+  // Clear-Site-Data header on the sign-out answer is the second line of defence.
+  await erase();
   form.submit();
 }
 
-async function init() {
-  await publishTimer();
-  closeStopForm();
-  await refreshPending();
-  flush();
-  window.addEventListener("online", () => { refused = false; flush(); });
+// A saved change: say so, and whether it is still waiting for a connection.
+async function saved(message) {
+  await renderCurrent();
+  const waiting = (await outboxAll()).length;
+  setState("notice", waiting && !navigator.onLine ? message + " It will be sent when the connection is back." : message);
+}
+
+// The service worker found a new build: offer it, never reload by surprise.
+async function watchForUpdates() {
+  if (!("serviceWorker" in navigator)) return;
+  const registration = await navigator.serviceWorker.getRegistration();
+  if (!registration) return;
+  const offer = () => {
+    if (registration.waiting && navigator.serviceWorker.controller) setState("update", "yes");
+  };
+  offer();
+  registration.addEventListener("updatefound", () => {
+    const worker = registration.installing;
+    if (worker) worker.addEventListener("statechange", offer);
+  });
+  window.addEventListener("online", () => registration.update().catch(() => {}));
+  setInterval(() => registration.update().catch(() => {}), 30 * 60 * 1000);
+}
+
+async function applyUpdate() {
+  const registration = await navigator.serviceWorker.getRegistration();
+  if (!registration || !registration.waiting) return window.location.reload();
+  // Queued changes are in IndexedDB and survive the reload; the new build sends them.
+  navigator.serviceWorker.addEventListener("controllerchange", () => window.location.reload(), { once: true });
+  registration.waiting.postMessage({ type: "SKIP_WAITING" });
 }
 
 // Pages are prerendered on the server at build time, where there is no window.
 const api_ = {
-  init, loadWorklist, loadPatient, loadHistory, setFilter, setSearch, startTimer, startTimerHere,
-  openStopForm,
-  saveTimer, discardTimer, closeStopForm, saveManualEntry, voidEntry, addNote, completeTask,
-  saveElement, reviewPlan, saveCopyGiven, enroll, unenroll, flush, signOut,
+  loadWorklist, loadPatient, loadHistory, setFilter, setSearch, startTimer, startTimerHere,
+  openStopForm, saveTimer, discardTimer, closeStopForm, saveManualEntry, voidEntry, addNote,
+  completeTask, saveElement, reviewPlan, saveCopyGiven, enroll, unenroll, signOut,
+  resolveConflict, dismissRejections, applyUpdate, sync: requestSync,
   dismissNotice: () => setState("notice", ""),
 };
 if (typeof window !== "undefined") window.ccmField = api_;
@@ -559,11 +577,20 @@ if (typeof window !== "undefined") window.ccmField = api_;
 // ---------------------------------------------------------------- React components
 export function FieldRuntime({ view }) {
   useEffect(() => {
-    init().then(() => {
-      if (view === "worklist") loadWorklist();
-      else if (view === "patient") loadPatient();
-      else if (view === "care_plan") loadPatient().then(() => loadHistory());
-    });
+    (async () => {
+      closeStopForm();
+      if (view === "signed_out") {
+        // The sign-in screen: no patient data may stay behind a lost session.
+        await forgetSnapshot();
+        return;
+      }
+      if (view === "worklist") await loadWorklist();
+      else if (view === "patient" || view === "care_plan") await loadPatient();
+      await renderCurrent();
+      if (view === "care_plan") loadHistory();
+      await startSync();
+      watchForUpdates();
+    })();
   }, [view]);
   return null;
 }

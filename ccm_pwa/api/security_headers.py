@@ -67,6 +67,10 @@ def with_security_headers(app: ASGIApp) -> ASGIApp:
                 if path.startswith("/api/") or content_type.startswith(b"text/html"):
                     headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
                     headers.append((b"cache-control", b"no-store"))
+                if path == "/sw.js":
+                    # The worker script is always revalidated, so a new build is found.
+                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                    headers.append((b"cache-control", b"no-cache"))
                 if https:
                     headers.append((b"strict-transport-security",
                                     b"max-age=31536000; includeSubDomains"))

@@ -75,6 +75,7 @@ EMPTY_PATIENT: dict[str, Any] = {
     "practitioner": "", "eligible": "", "eligibility": "", "enrolled": "", "month": "",
     "minutes": "0", "marks": "", "status": "", "codes": "", "next": "", "blocking": "",
     "last_month": "", "tel": "", "phone": "", "mrn": "", "has_plan": "", "plan_line": "",
+    "pending": "",
     "entries": [], "notes": [], "tasks": [], "elements": [],
 }
 PATIENT = ClientStateVar.create("patient", Var.create(EMPTY_PATIENT).to(dict[str, Any]))
@@ -86,6 +87,14 @@ STOP_FORM = ClientStateVar.create("stopform", {"open": "no", "seconds": "0", "el
                                                "patient_name": ""})
 CANDIDATES = ClientStateVar.create("candidates", Var.create([]).to(list[dict[str, str]]))
 PENDING = ClientStateVar.create("pending", 0)
+# The sync client's state for the calm offline indicator (state: online | offline | refused).
+SYNC = ClientStateVar.create("sync", {"state": "online", "pending": "0", "stale": "no",
+                                      "oldest": "", "error": ""})
+UPDATE = ClientStateVar.create("update", "no")  # "yes": a new build is installed and waiting
+REJECTIONS = ClientStateVar.create("rejections", Var.create([]).to(list[dict[str, str]]))
+CONFLICTS = ClientStateVar.create("conflicts", Var.create([]).to(list[dict[str, str]]))
+CONFLICT_COUNT = ClientStateVar.create("conflictcount", 0)
+ME = ClientStateVar.create("me", {"name": "", "role": ""})  # from the last sync, for offline
 NOTICE = ClientStateVar.create("notice", "")
 SYNC_ERROR = ClientStateVar.create("syncerror", "")
 

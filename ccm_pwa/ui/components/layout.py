@@ -8,6 +8,7 @@ from reflex_base.vars.function import FunctionVar
 
 from ccm_pwa.ui.components.native_form import native_form
 from ccm_pwa.ui.components.timer import status_strip, stop_form, timer_bar
+from ccm_pwa.ui.field import ME
 from ccm_pwa.ui.states.auth import AuthState
 
 SIGN_OUT_ACTION = "/api/v1/session/sign-out"
@@ -34,7 +35,8 @@ def _nav_link(label: str, href: str) -> rx.Component:
 def navigation() -> rx.Component:
     return rx.hstack(
         _nav_link("Today", "/"),
-        rx.cond(AuthState.user_role != "care_manager", _nav_link("Audit log", "/audit")),
+        rx.cond((AuthState.user_role != "care_manager") & (AuthState.user_role != ""),
+                _nav_link("Audit log", "/audit")),
         rx.cond(AuthState.user_role == "admin", _nav_link("Users", "/admin/users")),
         rx.cond(AuthState.user_role == "admin", _nav_link("Status", "/status")),
         _nav_link("My account", "/account"),
@@ -48,7 +50,8 @@ def app_shell(*children: rx.Component) -> rx.Component:
         rx.hstack(
             rx.vstack(
                 rx.text("ccm_pwa", weight="bold", size="2", color_scheme="teal"),
-                rx.text(AuthState.user_name, size="3", weight="medium",
+                rx.text(rx.cond(AuthState.user_name != "", AuthState.user_name,
+                                ME.value["name"].to(str)), size="3", weight="medium",
                         aria_label="Signed in as"),
                 spacing="0",
             ),

@@ -5,7 +5,18 @@ from __future__ import annotations
 import reflex as rx
 
 from ccm_pwa.models import Activity
-from ccm_pwa.ui.field import NOTICE, PENDING, STOP_FORM, SYNC_ERROR, TIMER, elapsed_timer, js
+from ccm_pwa.ui.field import (
+    CONFLICT_COUNT,
+    NOTICE,
+    PENDING,
+    REJECTIONS,
+    STOP_FORM,
+    SYNC,
+    SYNC_ERROR,
+    TIMER,
+    elapsed_timer,
+    js,
+)
 
 ACTIVITY_LABELS = {
     Activity.PHONE_CALL_PATIENT: "Phone call with patient",
@@ -108,8 +119,12 @@ def stop_form() -> rx.Component:
     )
 
 
+def _rejection(row: rx.Var[dict[str, str]]) -> rx.Component:
+    return rx.el.li(row["line"], style={"marginLeft": "1em"})
+
+
 def status_strip() -> rx.Component:
-    """Messages from the field kit: saved, refused, or changes waiting to be sent."""
+    """Messages from the field kit: saved, not accepted (why), conflicts, changes waiting."""
     return rx.fragment(
         rx.cond(NOTICE.value != "", rx.callout(
             rx.hstack(rx.text(NOTICE.value), rx.spacer(),
@@ -117,8 +132,25 @@ def status_strip() -> rx.Component:
                                 on_click=js("window.ccmField.dismissNotice()")),
                       width="100%", align="center"),
             role="status", margin_bottom="12px")),
+        rx.cond(REJECTIONS.value.length() > 0, rx.callout(
+            rx.vstack(
+                rx.text("Not accepted by the server", weight="bold"),
+                rx.el.ul(rx.foreach(REJECTIONS.value, _rejection)),
+                rx.button("I have seen these", size="2", variant="soft",
+                          style={"minHeight": "44px"},
+                          on_click=js("window.ccmField.dismissRejections()")),
+                spacing="2"),
+            color_scheme="red", role="alert", margin_bottom="12px",
+            aria_label="Not accepted by the server")),
+        rx.cond(CONFLICT_COUNT.value > 0, rx.callout(
+            rx.text(CONFLICT_COUNT.value.to(str), " care-plan change(s) conflict with a newer "
+                    "version: open the patient's care plan to choose which to keep."),
+            color_scheme="amber", role="status", margin_bottom="12px")),
         rx.cond(SYNC_ERROR.value != "", rx.callout(SYNC_ERROR.value, color_scheme="amber",
                                                    role="status", margin_bottom="12px")),
+        rx.cond(SYNC.value["error"].to(str) != "", rx.callout(
+            SYNC.value["error"].to(str), color_scheme="amber", role="status",
+            margin_bottom="12px")),
         rx.cond(PENDING.value > 0, rx.text(PENDING.value.to(str), " change(s) waiting to be "
                                            "sent", size="2", color_scheme="amber",
                                            aria_label="Changes waiting")),

@@ -6,7 +6,15 @@ import reflex as rx
 
 from ccm_pwa.ui.components.layout import app_shell
 from ccm_pwa.ui.components.styles import BIG, INPUT
-from ccm_pwa.ui.field import HISTORY, arg, field_runtime, js, patient_field, patient_list
+from ccm_pwa.ui.field import (
+    CONFLICTS,
+    HISTORY,
+    arg,
+    field_runtime,
+    js,
+    patient_field,
+    patient_list,
+)
 from ccm_pwa.ui.states.auth import AuthState
 
 
@@ -27,6 +35,26 @@ def _element(element: rx.Var[dict[str, str]]) -> rx.Component:
                                   f"{arg(element['version'])})")),
             width="100%", align="center"),
         spacing="2", width="100%"), width="100%")
+
+
+def _conflict(conflict: rx.Var[dict[str, str]]) -> rx.Component:
+    """Both versions side by side; the care manager decides (checklist A7)."""
+    def choice(label: str, keep: str) -> rx.Component:
+        return rx.button(label, size="3", style=BIG, variant="solid" if keep == "mine" else "soft",
+                         on_click=js(f"window.ccmField.resolveConflict({arg(conflict['id'])}, "
+                                     f"{keep!r}, {arg(conflict['server_version'])})"))
+    return rx.callout(rx.vstack(
+        rx.text(rx.text.strong(conflict["label"]), ": changed on the server while you edited it"),
+        rx.text(conflict["line"], size="1"),
+        rx.text("Your version", weight="medium", size="2"),
+        rx.text(conflict["mine"], size="2", white_space="pre-wrap"),
+        rx.text("Current version", weight="medium", size="2"),
+        rx.text(conflict["theirs"], size="2", white_space="pre-wrap"),
+        rx.hstack(choice("Keep mine", "mine"), choice("Keep current", "theirs"), spacing="2",
+                  wrap="wrap"),
+        spacing="1", width="100%"),
+        color_scheme="amber", role="group", aria_label="Conflict: " + conflict["label"].to(str),
+        width="100%")
 
 
 def _revision(revision: rx.Var[dict[str, str]]) -> rx.Component:
@@ -50,6 +78,7 @@ def care_plan_page() -> rx.Component:
             rx.text(patient_field("plan_line"), color_scheme="gray"),
             rx.button("Record monthly review", size="3", variant="soft", style=BIG,
                       on_click=js("window.ccmField.reviewPlan()")),
+            rx.foreach(CONFLICTS.value, _conflict),
             rx.foreach(patient_list("elements"), _element),
             rx.card(rx.vstack(
                 rx.heading("Copy to the patient", size="4", as_="h2"),

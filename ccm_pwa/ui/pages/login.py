@@ -6,6 +6,7 @@ import reflex as rx
 
 from ccm_pwa.auth.sign_in import GENERIC_FAILURE
 from ccm_pwa.ui.components.native_form import native_form
+from ccm_pwa.ui.field import field_runtime
 
 SIGN_IN_ACTION = "/api/v1/session/form"
 
@@ -36,6 +37,7 @@ def field(label: str, name: str, **props: object) -> rx.Component:
 @rx.page(route="/login", title="Sign in · ccm_pwa", on_load=LoginState.load)
 def login_page() -> rx.Component:
     return rx.center(
+        field_runtime(view="signed_out"),
         rx.card(
             native_form(
                 rx.vstack(

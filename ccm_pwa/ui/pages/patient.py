@@ -63,6 +63,9 @@ def progress_card() -> rx.Component:
         rx.text(rx.text.strong(patient_field("minutes"), " min"), " · codes reached: ",
                 patient_field("codes"), aria_label="Progress this month"),
         rx.text(patient_field("next"), size="2"),
+        rx.cond(patient_field("pending") != "",
+                rx.text(patient_field("pending"), size="2", color_scheme="amber",
+                        aria_label="Waiting to sync")),
         rx.cond(patient_field("blocking") != "",
                 rx.callout(patient_field("blocking"), color_scheme="amber", role="status")),
         rx.cond(patient_field("last_month") != "",
@@ -98,10 +101,14 @@ def patient_page() -> rx.Component:
     patient_id = patient_field("id")
     return app_shell(
         field_runtime(view="patient"),
-        rx.cond(
-            PATIENT.value["missing"].to(str) == "yes",
-            rx.callout("This patient is not on your caseload, or does not exist.",
-                       color_scheme="red", role="alert"),
+        rx.match(
+            PATIENT.value["missing"].to(str),
+            ("yes", rx.callout("This patient is not on your caseload, or does not exist.",
+                               color_scheme="red", role="alert")),
+            ("offline", rx.callout("This patient's record is not on this phone (only enrolled "
+                                   "patients on your worklist are). Connect to open it.",
+                                   color_scheme="amber", role="alert")),
+            rx.fragment(),
         ),
         rx.cond(patient_field("name") == "", rx.text("Loading…"), rx.vstack(
             rx.heading(patient_field("name"), size="7", as_="h1"),

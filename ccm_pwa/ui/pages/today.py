@@ -52,6 +52,8 @@ def _patient_card(row: rx.Var[dict[str, str]]) -> rx.Component:
                 rx.text(rx.text.strong(row["minutes"]), " min · ", row["next"], size="2"),
                 width="100%",
             ),
+            rx.cond(row["pending"] != "",
+                    rx.text(row["pending"], size="1", color_scheme="amber")),
             rx.cond(row["why"] != "", rx.text(row["why"], size="2", color_scheme="amber")),
             rx.hstack(
                 rx.cond(
