@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,10 @@ def write_precache(static_dir: Path) -> tuple[int, int, str]:
     if PLACEHOLDER_MANIFEST not in source or PLACEHOLDER_VERSION not in source:
         raise RuntimeError(f"{worker}: precache placeholders not found")
     entries = precache_entries(static_dir)
-    version = _digest(json.dumps(entries, sort_keys=True).encode())
+    # CCM_BUILD_ID (e.g. a release tag or commit) makes a redeploy of identical files still
+    # a new version, so phones pick up server-side changes that the files do not show.
+    build_id = os.environ.get("CCM_BUILD_ID", "")
+    version = _digest(json.dumps([build_id, entries], sort_keys=True).encode())
     source = source.replace(PLACEHOLDER_MANIFEST,
                             f"self.__PRECACHE_MANIFEST = {json.dumps(entries)};")
     source = source.replace(PLACEHOLDER_VERSION, f'self.__PRECACHE_VERSION = "{version}";')

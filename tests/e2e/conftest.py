@@ -60,14 +60,46 @@ class DemoLogin:
     secret: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class DemoApp:
+    """The served app; `stop()` kills its process group (the backend "dies"), `start()`
+    serves it again on the same port and data — a rebuild, so also a deploy."""
+
     url: str
     env: dict[str, str]
     logins: tuple[DemoLogin, ...]
+    data_dir: Path
+    port: int
+    process: subprocess.Popen | None = None
 
     def login(self, role: str, index: int = 0) -> DemoLogin:
         return [login for login in self.logins if login.role == role][index]
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "ccm.db"
+
+    def start(self, **extra_env: str) -> None:
+        log = self.data_dir / "server.log"
+        reflex = str(Path(sys.executable).with_name("reflex"))
+        with log.open("a") as out:
+            self.process = subprocess.Popen(
+                [reflex, "run", "--env", "prod", "--backend-port", str(self.port),
+                 "--frontend-port", str(self.port), "--backend-host", "127.0.0.1"],
+                cwd=ROOT, env={**self.env, **extra_env}, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        _wait_until_serving(self.url, self.process, log)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
 
 
 _used_steps: dict[str, int] = {}
@@ -95,31 +127,20 @@ def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoApp]:
     env = {**os.environ, "CCM_DATA_DIR": str(data_dir), "REFLEX_TELEMETRY_ENABLED": "false"}
     env.pop("CCM_DATABASE_URL", None)
     env.pop("DATABASE_URL", None)
+    env.pop("CCM_BUILD_ID", None)
     cli = [sys.executable, "-m", "ccm_pwa.cli"]
     demo = subprocess.run(
-        [*cli, "demo", "--patients", "40", "--care-managers", "3", "--seed", "5"],
+        [*cli, "demo", "--patients", "60", "--care-managers", "5", "--seed", "5"],
         cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     logins = tuple(DemoLogin(*line.split()) for line in demo.stdout.splitlines()
                    if line.startswith("  "))
     port = _free_port()
-    log = data_dir / "server.log"
-    reflex = str(Path(sys.executable).with_name("reflex"))
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [reflex, "run", "--env", "prod", "--backend-port", str(port),
-             "--frontend-port", str(port), "--backend-host", "127.0.0.1"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
+    app = DemoApp(f"http://127.0.0.1:{port}/", env, logins, data_dir, port)
     try:
-        _wait_until_serving(url, process, log)
-        yield DemoApp(url, env, logins)
+        app.start()
+        yield app
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        app.stop()
 
 
 @pytest.fixture(scope="session")
