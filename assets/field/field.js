@@ -7,7 +7,7 @@
 // - the call timer keeps its start instant in IndexedDB: elapsed time is always computed
 //   from that instant, never counted, so a locked screen or a reload loses nothing.
 import React, { useEffect, useState } from "react";
-import { erase, kvDelete, kvGet, kvSet, outboxAll, snapshotGet, whenStorageIsFull } from "./store.js";
+import { DB_NAME, erase, kvDelete, kvGet, kvSet, outboxAll, snapshotGet, whenStorageIsFull } from "./store.js";
 import {
   api, clientInfo, enqueue, forgetSnapshot, requestSync, setState, startSync,
   whenRejected, whenSignedOut, whenSynced,
@@ -25,7 +25,11 @@ whenSignedOut(async () => {
 whenRejected((rejections) => {
   setState("notice", "Not accepted by the server: " + rejections.map((r) => r.reason).join("; "));
 });
-whenSynced(() => renderCurrent());
+whenSynced(async (reachedServer) => {
+  await renderCurrent();
+  // The version history is not kept on the phone: fetch it again after each good sync.
+  if (reachedServer && current.view === "patient" && window.location.pathname.endsWith("/care-plan")) await loadHistory();
+});
 
 // ---------------------------------------------------------------- screens' data
 // Every screen renders from the local snapshot first (instant, and the only source when
@@ -580,8 +584,10 @@ export function FieldRuntime({ view }) {
     (async () => {
       closeStopForm();
       if (view === "signed_out") {
-        // The sign-in screen: no patient data may stay behind a lost session.
-        await forgetSnapshot();
+        // The sign-in screen: no patient data may stay behind a lost session (but a store
+        // that sign-out erased is not created again just to be emptied).
+        const names = indexedDB.databases ? (await indexedDB.databases()).map((d) => d.name) : [DB_NAME];
+        if (names.includes(DB_NAME)) await forgetSnapshot();
         return;
       }
       if (view === "worklist") await loadWorklist();

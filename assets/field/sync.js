@@ -211,7 +211,7 @@ export function requestSync() {
     }
     if (rejections.length) onRejected(rejections);
     const queued = await publishStatus();
-    await onSynced();
+    await onSynced(status.online && !refused);
     schedule(queued.length);
     return rejections;
   })();

@@ -141,8 +141,13 @@ def test_offline_day_reaches_the_server_exactly_once(demo_app: DemoApp, phone: P
     expect(phone.get_by_role("status").filter(has_text=re.compile(r"^Offline —"))).to_be_visible()
     _shot(phone, "offline-today")
     text = f"Walk 20 min daily; call if glucose < 70 ({phone.viewport_size})"
-    _timed_call_and_plan_edit(phone, worklist, text)
+    name, _ = _timed_call_and_plan_edit(phone, worklist, text)
+    phone.reload()  # a deep link, cold, with no network: the SPA shell and the phone's store
+    expect(phone.get_by_text("Saved on this phone · waiting to sync")).to_be_visible(timeout=WAIT)
     _shot(phone, "offline-care-plan")
+    phone.clock.fast_forward("25:00:00")  # a day later, still no signal
+    expect(phone.get_by_role("alert").filter(has_text="have not reached the server yet")
+           ).to_be_visible(timeout=WAIT)
     expect(phone.get_by_role("status").filter(
         has_text=re.compile(r"^Offline — 2 changes waiting"))).to_be_visible()
     assert _entries(demo_app, patient_id, email) == before  # nothing left the phone
@@ -150,7 +155,7 @@ def test_offline_day_reaches_the_server_exactly_once(demo_app: DemoApp, phone: P
     phone.context.set_offline(False)
     _assert_synced_once(phone, demo_app, email, patient_id, before, version_before, text)
     phone.get_by_role("link", name="Today").click()
-    bar = worklist.get_by_role("progressbar").first
+    bar = worklist.get_by_role("progressbar", name=f"{name} minutes this month")
     expect(bar).to_have_attribute("aria-valuenow", str(minutes_before + 10), timeout=WAIT)
     expect(worklist.get_by_text(re.compile("waiting to sync"))).to_have_count(0)
 
@@ -231,3 +236,45 @@ def test_service_worker_never_caches_the_api(demo_app: DemoApp, browser: Browser
     assert cached and any(url.endswith("/login/") for url in cached)
     assert not [url for url in cached if "/api/" in url or "/_event" in url]
     context.close()
+
+
+@pytest.mark.parametrize("phone", ["Pixel 7"], indirect=True)
+def test_sign_out_with_unsent_changes_asks_and_audits_the_discard(demo_app: DemoApp,
+                                                                   phone: Page) -> None:
+    email = _sign_in(phone, demo_app, index=3)
+    worklist = _worklist_ready(phone)
+    name, patient_id, _ = _first_patient(worklist)
+    phone.route("**/api/v1/sync/push", lambda route: route.abort())  # the server never gets it
+    phone.get_by_role("link", name=name).first.click()
+    phone.get_by_label("New note").fill("Left a voicemail about the refill")
+    phone.get_by_role("button", name="Add note").click()
+    expect(phone.get_by_label("Changes waiting")).to_have_text(re.compile(r"^1 change"))
+
+    questions: list[str] = []
+
+    def answer(dialog) -> None:  # first "keep my work", then "discard"
+        questions.append(dialog.message)
+        dialog.dismiss() if len(questions) == 1 else dialog.accept()
+
+    phone.on("dialog", answer)
+    phone.get_by_role("button", name="Sign out").click()
+    for _ in range(100):  # the kit first tries to send, then asks
+        if questions:
+            break
+        phone.wait_for_timeout(100)
+    expect(phone.get_by_label("Changes waiting")).to_have_text(re.compile(r"^1 change"))
+    assert "1 change(s) on this phone have not reached the server" in questions[0]
+    phone.get_by_role("button", name="Sign out").click()
+    expect(phone).to_have_url(re.compile(r"/login/?\?signed_out=1$"), timeout=WAIT)
+    assert len(questions) == 2
+    databases = phone.evaluate("async () => (await indexedDB.databases()).map(d => d.name)")
+    assert "ccm-field" not in databases
+    assert phone.evaluate("async () => (await caches.keys()).length") == 0
+    with _db(demo_app) as db:
+        audit = db.execute(
+            "select detail from audit_event where action = 'sync.discard' and user_id = "
+            "(select id from app_user where email = ?)", (email,)).fetchall()
+        notes = db.execute("select count(*) from note where body like 'Left a voicemail%'"
+                           ).fetchone()[0]
+    assert len(audit) == 1 and notes == 0
+    assert uuid.UUID(patient_id).hex in audit[0][0] or patient_id in audit[0][0]
