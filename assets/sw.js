@@ -124,3 +124,55 @@ async function matchAnyBuild(request) {
   }
   return undefined;
 }
+
+// ---------------------------------------------------------------- reminders (Web Push)
+// The payload is {title, body, url, tag} and never names a patient; the details load in
+// the app after sign-in.
+self.addEventListener("push", (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch (error) {
+    data = { body: event.data ? event.data.text() : "" };
+  }
+  event.waitUntil(self.registration.showNotification(data.title || "Care management reminder", {
+    body: data.body || "", tag: data.tag || "ccm-reminder", renotify: true,
+    icon: "/icon-192.png", badge: "/icon-192.png", data: { url: data.url || "/" },
+  }));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = new URL((event.notification.data && event.notification.data.url) || "/", self.location.origin);
+  if (url.origin !== self.location.origin) return;  // only ever our own screens
+  event.waitUntil((async () => {
+    const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+    for (const client of windows) {
+      if (new URL(client.url).origin === self.location.origin && "focus" in client) {
+        await client.focus();
+        return client.navigate(url.href);
+      }
+    }
+    return self.clients.openWindow(url.href);
+  })());
+});
+
+// The browser renewed or dropped the subscription while the app was closed: subscribe again
+// and tell the server which endpoint it replaces.
+self.addEventListener("pushsubscriptionchange", (event) => {
+  event.waitUntil((async () => {
+    const old = event.oldSubscription;
+    let subscription = event.newSubscription;
+    if (!subscription) {
+      const key = await (await fetch("/api/v1/push/key", { credentials: "include" })).json();
+      const padded = (key.public_key + "===".slice((key.public_key.length + 3) % 4)).replace(/-/g, "+").replace(/_/g, "/");
+      subscription = await self.registration.pushManager.subscribe({
+        userVisibleOnly: true, applicationServerKey: Uint8Array.from(atob(padded), (c) => c.charCodeAt(0)),
+      });
+    }
+    await fetch("/api/v1/push/subscriptions", {
+      method: "POST", credentials: "include", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ ...subscription.toJSON(), old_endpoint: old ? old.endpoint : null }),
+    });
+  })());
+});

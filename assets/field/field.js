@@ -12,6 +12,7 @@ import {
   api, clientInfo, enqueue, forgetSnapshot, requestSync, setState, startSync,
   whenRejected, whenSignedOut, whenSynced,
 } from "./sync.js";
+import { disableReminders, enableReminders, refreshSubscription, showReminders, testReminder } from "./push.js";
 
 const LONG_CALL_SECONDS = 90 * 60;
 
@@ -574,6 +575,7 @@ const api_ = {
   openStopForm, saveTimer, discardTimer, closeStopForm, saveManualEntry, voidEntry, addNote,
   completeTask, saveElement, reviewPlan, saveCopyGiven, enroll, unenroll, signOut,
   resolveConflict, dismissRejections, applyUpdate, sync: requestSync,
+  enableReminders, disableReminders, testReminder,
   dismissNotice: () => setState("notice", ""),
 };
 if (typeof window !== "undefined") window.ccmField = api_;
@@ -590,12 +592,18 @@ export function FieldRuntime({ view }) {
         if (names.includes(DB_NAME)) await forgetSnapshot();
         return;
       }
-      if (view === "worklist") await loadWorklist();
+      if (view === "worklist") {
+        // A reminder opens "/?filter=needs_minutes": the worklist, already filtered.
+        const wanted = new URLSearchParams(window.location.search).get("filter");
+        if (["all", "needs_minutes", "tasks_due", "done"].includes(wanted)) filters.filter = wanted;
+        await loadWorklist();
+      } else if (view === "account") showReminders();
       else if (view === "patient" || view === "care_plan") await loadPatient();
       await renderCurrent();
       if (view === "care_plan") loadHistory();
       await startSync();
       watchForUpdates();
+      refreshSubscription();
     })();
   }, [view]);
   return null;

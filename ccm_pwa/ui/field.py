@@ -94,6 +94,8 @@ UPDATE = ClientStateVar.create("update", "no")  # "yes": a new build is installe
 REJECTIONS = ClientStateVar.create("rejections", Var.create([]).to(list[dict[str, str]]))
 CONFLICTS = ClientStateVar.create("conflicts", Var.create([]).to(list[dict[str, str]]))
 CONFLICT_COUNT = ClientStateVar.create("conflictcount", 0)
+# Reminders on this phone (state: unsupported | denied | off | on | working).
+REMINDERS = ClientStateVar.create("reminders", {"state": "", "devices": "", "message": ""})
 ME = ClientStateVar.create("me", {"name": "", "role": ""})  # from the last sync, for offline
 NOTICE = ClientStateVar.create("notice", "")
 SYNC_ERROR = ClientStateVar.create("syncerror", "")
