@@ -42,6 +42,12 @@ class Settings:
     session_absolute_hours: int = 12
     public_url: str | None = None
     reports_api_token: str | None = None
+    # Web Push (docs/push.md): the reminder job, its VAPID identity and the sender's limits.
+    reminders_enabled: bool = True
+    vapid_private_key: str | None = None
+    vapid_subject: str | None = None
+    push_timeout_seconds: float = 10.0
+    push_allow_loopback: bool = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -60,4 +66,14 @@ def load_settings() -> Settings:
         session_absolute_hours=int(_env("CCM_SESSION_ABSOLUTE_HOURS", "12") or 12),
         public_url=_env("CCM_PUBLIC_URL"),
         reports_api_token=_env("CCM_REPORTS_API_TOKEN"),
+        reminders_enabled=_flag(_env("CCM_REMINDERS", "on")),
+        vapid_private_key=_env("CCM_VAPID_PRIVATE_KEY"),
+        vapid_subject=_env("CCM_VAPID_SUBJECT"),
+        push_timeout_seconds=float(_env("CCM_PUSH_TIMEOUT", "10") or 10),
+        push_allow_loopback=_flag(_env("CCM_PUSH_ALLOW_LOOPBACK", "off")),
     )
+
+
+def _flag(value: str | None) -> bool:
+    """on/off switches: anything but an explicit "off" word keeps the default meaning."""
+    return (value or "").strip().lower() not in ("off", "0", "false", "no", "")

@@ -9,6 +9,7 @@ from ccm_pwa.api.routes import (
     candidates,
     health,
     patients,
+    push,
     reports,
     session,
     sync,
@@ -32,3 +33,4 @@ api.include_router(worklist.router, prefix=API_PREFIX)
 api.include_router(patients.router, prefix=API_PREFIX)
 api.include_router(sync.router, prefix=API_PREFIX)
 api.include_router(candidates.router, prefix=API_PREFIX)
+api.include_router(push.router, prefix=API_PREFIX)

@@ -1,4 +1,4 @@
-"""The `ccm-pwa` command: database, demo practice, users, billing, rollups.
+"""The `ccm-pwa` command: database, demo practice, users, billing, rollups, reminders.
 
 Bad input exits with status 2 and one line on stderr naming what is wrong (design §7).
 """
@@ -110,7 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--practice", default=None, help="practice name (if several)")
     rebuild.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
                          help="processes computing rollups (default: one per CPU)")
+
+    reminders = commands.add_parser("reminders", help="push reminders").add_subparsers(
+        dest="reminders_command", required=True, parser_class=_Parser)
+    run = reminders.add_parser("run", help="send the reminders due now (or list them)")
+    run.add_argument("--dry-run", action="store_true", help="list what is due; send nothing")
+    run.add_argument("--now", type=_reminder_now, default=None,
+                     help="pretend it is this ISO-8601 time (UTC if no offset)")
+    reminders.add_parser("keys", help="print the VAPID public key browsers subscribe with")
     return parser
+
+
+def _reminder_now(text: str) -> datetime:
+    from ccm_pwa.cli.reminders import parse_now
+
+    return parse_now(text)
 
 
 def _instant(text: str) -> datetime:
@@ -250,6 +264,18 @@ def _audit_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reminders_run(args: argparse.Namespace) -> int:
+    from ccm_pwa.cli.reminders import run_reminders
+
+    return run_reminders(args)
+
+
+def _reminders_keys(args: argparse.Namespace) -> int:
+    from ccm_pwa.cli.reminders import print_keys
+
+    return print_keys(args)
+
+
 def _fail(message: str) -> int:
     print(f"ccm-pwa: error: {message}", file=sys.stderr)
     return EXIT_BAD_INPUT
@@ -264,7 +290,7 @@ def _safe_url(url: str) -> str:
 
 _NEEDS_SCHEMA = {
     ("practice", "add"), ("user", "add"), ("billing", "report"), ("billing", "packet"),
-    ("rollups", "rebuild"), ("audit", "export"),
+    ("rollups", "rebuild"), ("audit", "export"), ("reminders", "run"),
 }
 
 _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
@@ -278,4 +304,6 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("billing", "packet"): _billing_packet,
     ("rollups", "rebuild"): _rollups_rebuild,
     ("audit", "export"): _audit_export,
+    ("reminders", "run"): _reminders_run,
+    ("reminders", "keys"): _reminders_keys,
 }
