@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from ccm_pwa.domain.billing import (
@@ -12,11 +12,12 @@ from ccm_pwa.domain.billing import (
     ClaimLine,
     LaneResult,
     MonthEvaluation,
+    Performer,
     evaluate_month,
     patient_blockers,
 )
 from ccm_pwa.domain.billing_lanes import PROGRAM_LANES, Lane, LineSpec
-from ccm_pwa.domain.calendar import local_date
+from ccm_pwa.domain.calendar import YearMonth, local_date
 
 
 class ProgressStatus(StrEnum):
@@ -123,3 +124,28 @@ def _marks(lane: Lane, minutes: int) -> tuple[int, ...]:
     thresholds = lane.thresholds()
     reached = sum(1 for t in thresholds if t <= minutes)
     return thresholds[: max(3, reached + 1)]
+
+
+def days_elapsed_and_left(month: YearMonth, today: date) -> tuple[int, int]:
+    """Local days of `month` elapsed and left on `today`, both counting today."""
+    if today < month.first_day:
+        return 0, month.days
+    if today > month.last_day:
+        return month.days, 0
+    return today.day, month.days - today.day + 1
+
+
+def projected_lines(lane: Lane, pool_seconds: int, month: YearMonth,
+                    today: date) -> tuple[LineSpec, ...]:
+    """The lines `lane` reaches by month end at the pace so far (as `month_progress`):
+    pool seconds ÷ days elapsed × days in month, floored to whole minutes."""
+    elapsed, _left = days_elapsed_and_left(month, today)
+    at_pace = pool_seconds * month.days // elapsed if elapsed else pool_seconds
+    return lane.lines_for(at_pace // 60)
+
+
+def lane_pool_seconds(lane: Lane, staff_seconds: int, practitioner_seconds: int) -> int:
+    """A lane's pool from rollup totals: practitioner-only lanes count only her time."""
+    if Performer.CLINICAL_STAFF in lane.counted_performers:
+        return staff_seconds + practitioner_seconds
+    return practitioner_seconds

@@ -96,6 +96,7 @@ def create_demo_practice(
         _create_patient(session, practice, rng, ids, index, staff, today, zone, result)
     result.patients = patients
     session.flush()
+    _plant_double_logged_time(session, practice, staff, today, zone, seed, result)
     rebuild_rollups(session=session, practice=practice)
     return result
 
@@ -105,6 +106,8 @@ class _Staff:
     supervisor: User
     care_managers: list[User]
     practitioners: list[User]
+    # Each person's logged intervals so far: nobody is invented working two patients at once.
+    busy: dict[uuid.UUID, list[tuple[datetime, datetime]]] = field(default_factory=dict)
 
 
 def _create_staff(session, practice, rng, ids, count, result) -> _Staff:
@@ -232,14 +235,14 @@ def _create_patient(session, practice, rng, ids, index, staff, today, zone, resu
     last_day_previous = month_start - timedelta(days=1)
     target_previous = rng.choice([0, 10, 18, 22, 25, 31, 38, 42, 45, 55, 63, 75])
     _create_time(session, rng, ids, patient, performers, previous_start, last_day_previous,
-                 target_previous, zone, today, result)
+                 target_previous, zone, today, result, staff.busy)
     # This month's work stops yesterday: the demo never holds entries later than the moment
     # someone uses it (a timer started now must not collide with invented time).
     target_now = int(rng.choice([0, 0, 5, 8, 12, 15, 17, 19, 21, 24, 28, 35, 41, 48, 61, 66, 95])
                      * min(1.0, (today.day - 1) / 20))
     if today.day > 1:
         _create_time(session, rng, ids, patient, performers, month_start,
-                     today - timedelta(days=1), target_now, zone, today, result)
+                     today - timedelta(days=1), target_now, zone, today, result, staff.busy)
     if rng.random() < 0.5:
         session.add(Task(
             id=ids.next(), patient_id=patient.id, owner_id=manager.id,
@@ -252,7 +255,7 @@ def _create_patient(session, practice, rng, ids, index, staff, today, zone, resu
 
 
 def _create_time(session, rng, ids, patient, performers, first_day, last_day, target_minutes,
-                 zone, today, result) -> None:
+                 zone, today, result, busy) -> None:
     remaining = target_minutes * 60
     days = (last_day - first_day).days + 1
     while remaining > 0:
@@ -261,6 +264,7 @@ def _create_time(session, rng, ids, patient, performers, first_day, last_day, ta
         day = first_day + timedelta(days=rng.randrange(days))
         start = datetime.combine(day, time(rng.randrange(8, 17), rng.randrange(60)), zone)
         performer = rng.choice(performers)
+        start = _free_start(busy.setdefault(performer.id, []), start, seconds, zone)
         activity = rng.choice(list(Activity))
         manual = rng.random() < 0.08
         entry = TimeEntry(
@@ -286,6 +290,80 @@ def _create_time(session, rng, ids, patient, performers, first_day, last_day, ta
             session.add(Note(id=ids.next(), patient_id=patient.id, author_id=performer.id,
                              body=entry.note, occurred_at=entry.occurred_at,
                              received_at=entry.received_at))
+
+
+def _free_start(busy: list[tuple[datetime, datetime]], start: datetime, seconds: int,
+                zone: ZoneInfo) -> datetime:
+    """The first start from `start` (same local day) at which the performer is free, and
+    book it. Moves no random draw, so every other demo value stays as the seed makes it."""
+    day, gap = start.date(), timedelta(minutes=1)
+    candidate = start
+    for _attempt in range(2):
+        moved = True
+        while moved:
+            moved = False
+            end = candidate + timedelta(seconds=seconds)
+            for taken_start, taken_end in busy:
+                if candidate < taken_end + gap and taken_start < end + gap:
+                    candidate, moved = taken_end + gap, True
+        if candidate.astimezone(zone).date() == day:
+            break
+        candidate = datetime.combine(day, time(6), zone)  # the day was full: start earlier
+    busy.append((candidate, candidate + timedelta(seconds=seconds)))
+    return candidate
+
+
+def _plant_double_logged_time(session, practice, staff, today, zone, seed, result) -> None:
+    """One planted defect for the month-close checks: the first care manager's same 24
+    minutes last month logged on two patients (the second by hand, 9 days late). Each
+    claim needs those minutes, so the close is refused until one entry is voided.
+
+    Chosen by MRN among CCM patients with consent, a care plan, two conditions and under
+    40 minutes last month; ids from uuid5, so no random draw of the seed moves.
+    """
+    manager = staff.care_managers[0]
+    previous = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    month_start = datetime.combine(previous, time(0), zone)
+    month_end = datetime.combine(today.replace(day=1), time(0), zone)
+    chosen = []
+    for patient in session.exec(select(Patient).where(
+            Patient.practice_id == practice.id, Patient.care_manager_id == manager.id,
+            Patient.enrollment_status == EnrollmentStatus.ENROLLED,
+            Patient.program == Program.CCM).order_by(Patient.mrn)):
+        consent = session.exec(select(Consent).where(Consent.patient_id == patient.id)).first()
+        plan = session.exec(select(CarePlan).where(CarePlan.patient_id == patient.id)).first()
+        conditions = session.exec(select(Condition).where(
+            Condition.patient_id == patient.id, Condition.chronic)).all()
+        seconds = sum(e.duration_seconds for e in session.exec(select(TimeEntry).where(
+            TimeEntry.patient_id == patient.id, TimeEntry.started_at >= month_start,
+            TimeEntry.started_at < month_end)))
+        if (consent and consent.consented_on < previous and plan and len(conditions) >= 2
+                and seconds < 40 * 60):
+            chosen.append(patient)
+        if len(chosen) == 2:
+            break
+    if len(chosen) < 2:
+        return  # a demo too small to plant it
+    seconds = 24 * 60
+    start = _free_start(staff.busy.setdefault(manager.id, []),
+                        datetime.combine(previous.replace(day=14), time(14), zone), seconds, zone)
+    end = start + timedelta(seconds=seconds)
+    namespace = uuid.uuid5(practice.id, f"planted-double-log/{seed}")
+    for number, (patient, source) in enumerate(zip(chosen, (TimeSource.TIMER,
+                                                            TimeSource.MANUAL), strict=True)):
+        received = end + (timedelta(minutes=2) if source == TimeSource.TIMER
+                          else timedelta(days=9))
+        session.add(TimeEntry(
+            id=uuid.uuid5(namespace, str(number)), patient_id=patient.id,
+            performer_id=manager.id, performer_kind=manager.performer_kind,
+            activity=Activity.PHONE_CALL_PATIENT,
+            note="Reviewed home readings and medication changes with patient",
+            started_at=start.astimezone(UTC), duration_seconds=seconds, source=source,
+            occurred_at=(received if source == TimeSource.MANUAL else end).astimezone(UTC),
+            received_at=received.astimezone(UTC),
+            review_flags=["manual"] if source == TimeSource.MANUAL else []))
+        result.time_entries += 1
+    session.flush()
 
 
 def _create_care_plan(session, rng, ids, patient, manager, practitioner, established, zone) -> None:

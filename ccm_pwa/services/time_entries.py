@@ -20,6 +20,7 @@ from ccm_pwa.models import (
     User,
     utc_now,
 )
+from ccm_pwa.services.month_locks import MonthClosed, refuse_closed_months
 from ccm_pwa.services.rollups import months_of_entry, refresh_patient_months
 
 # A stretch longer than a day is a stuck timer, not care-management work.
@@ -61,6 +62,7 @@ def record_time_entry(
     patient = session.get(Patient, patient_id)
     if patient is None:
         raise TimeEntryError(f"no patient {patient_id}")
+    _refuse_if_closed(session, patient, started_at, duration_seconds)
     now = utc_now()
     flags = []
     if source == TimeSource.MANUAL:
@@ -98,6 +100,9 @@ def void_time_entry(
                             .where(TimeEntryVoid.time_entry_id == entry_id)).first()
     if existing is not None:
         return existing
+    patient = session.get(Patient, entry.patient_id)
+    assert patient is not None
+    _refuse_if_closed(session, patient, entry.started_at, entry.duration_seconds)
     now = utc_now()
     void = TimeEntryVoid(time_entry_id=entry_id, reason=reason.strip(), voided_by_id=voided_by.id,
                          occurred_at=occurred_at or now, received_at=now)
@@ -106,10 +111,20 @@ def void_time_entry(
     record_audit(session=session, action="time_entry.void", user_id=voided_by.id,
                  patient_id=entry.patient_id, detail={"entry": str(entry_id),
                                                       "reason": void.reason}, occurred_at=now)
-    patient = session.get(Patient, entry.patient_id)
-    assert patient is not None
     _refresh(session, patient, entry)
     return void
+
+
+def _refuse_if_closed(session: Session, patient: Patient, started_at: datetime,
+                      duration_seconds: int) -> None:
+    """A month closed for billing takes no new or voided time (services/month_locks.py)."""
+    practice = session.get(Practice, patient.practice_id)
+    assert practice is not None
+    try:
+        refuse_closed_months(session=session, practice=practice, start=started_at,
+                             end=started_at + timedelta(seconds=max(duration_seconds, 1)))
+    except MonthClosed as exc:
+        raise TimeEntryError(str(exc)) from None
 
 
 def _refresh(session: Session, patient: Patient, entry: TimeEntry) -> None:
