@@ -1,4 +1,4 @@
-"""What an admin does to accounts: deactivate, unlock, reset TOTP. Every action audited."""
+"""What an admin does to accounts: invite, deactivate, unlock, reset TOTP. Every action audited."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from ccm_pwa.auth.passwords import generate_password, hash_password
 from ccm_pwa.auth.sessions import revoke_all_sessions
 from ccm_pwa.auth.sign_in import unlock_user
 from ccm_pwa.auth.totp import new_secret
-from ccm_pwa.models import RecoveryCode, User
+from ccm_pwa.models import PerformerKind, RecoveryCode, Role, User
+from ccm_pwa.services.users import NewUser, create_user
 
 
 def practice_user(*, session: Session, admin: User, user_id: str) -> User:
@@ -66,3 +67,21 @@ def reset_totp(*, session: Session, admin: User, user_id: str, now: datetime,
     record_audit(session=session, action="totp.reset", user_id=admin.id, client=client,
                  detail={"target_user": str(user.id)}, occurred_at=now)
     return password
+
+
+def invite_user(*, session: Session, admin: User, email: str, name: str, role: Role,
+                now: datetime, performer_kind: PerformerKind | None = None,
+                credential: str = "", supervisor_id: uuid.UUID | None = None,
+                client: str = "") -> NewUser:
+    """Create an account in the admin's practice; the returned one-time password and TOTP
+    secret are shown once (never stored in clear). UserError says what is wrong."""
+    if admin.role != Role.ADMIN:
+        raise AccessDenied
+    if supervisor_id is not None:
+        practice_user(session=session, admin=admin, user_id=str(supervisor_id))
+    new = create_user(session=session, practice_id=admin.practice_id, email=email, name=name,
+                      role=role, performer_kind=performer_kind, credential=credential,
+                      supervisor_id=supervisor_id)
+    record_audit(session=session, action="user.invite", user_id=admin.id, client=client,
+                 detail={"target_user": str(new.user.id), "role": str(role)}, occurred_at=now)
+    return new

@@ -1,0 +1,64 @@
+"""Caseload assignment: move patients between care managers (admins only, audited).
+
+Reminders follow automatically: the reminder job computes each care manager's digest
+from `Patient.care_manager_id` at send time, and the phone's pull rebuilds the caseload
+from the same column, so moving the assignment moves the patient's reminders, worklist
+row and offline snapshot to the new care manager at their next run or sync.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from ccm_pwa.auth.access import AccessDenied, require_role
+from ccm_pwa.auth.audit import record_audit
+from ccm_pwa.models import Patient, Role, User
+
+
+class CaseloadError(ValueError):
+    """The assignment cannot be made as asked; the message says why."""
+
+
+def assign_patients(*, session: Session, admin: User, patient_ids: list[uuid.UUID | str],
+                    care_manager_id: uuid.UUID | str, now: datetime,
+                    client: str = "") -> list[Patient]:
+    """Give every listed patient to `care_manager_id`; one audit row per patient moved.
+
+    The new owner must be an active care manager or supervisor of the admin's practice;
+    unknown or foreign patient ids refuse the whole batch (AccessDenied), nothing moves.
+    """
+    require_role(admin, Role.ADMIN)
+    try:
+        target_id = (care_manager_id if isinstance(care_manager_id, uuid.UUID)
+                     else uuid.UUID(str(care_manager_id)))
+        wanted = [p if isinstance(p, uuid.UUID) else uuid.UUID(str(p)) for p in patient_ids]
+    except ValueError:
+        raise AccessDenied from None
+    target = session.get(User, target_id)
+    if target is None or target.practice_id != admin.practice_id:
+        raise AccessDenied
+    if not target.active or target.role not in (Role.CARE_MANAGER, Role.SUPERVISOR):
+        raise CaseloadError(f"{target.name} is not an active care manager or supervisor")
+    if not wanted:
+        raise CaseloadError("no patients given")
+    patients = list(session.exec(select(Patient).where(Patient.id.in_(wanted))))
+    if len(patients) != len(set(wanted)) or any(
+            p.practice_id != admin.practice_id for p in patients):
+        raise AccessDenied
+    moved = []
+    for patient in sorted(patients, key=lambda p: p.mrn):
+        if patient.care_manager_id == target.id:
+            continue
+        before = patient.care_manager_id
+        patient.care_manager_id, patient.updated_at = target.id, now
+        patient.version += 1
+        session.add(patient)
+        record_audit(session=session, action="caseload.assign", user_id=admin.id,
+                     patient_id=patient.id, client=client, occurred_at=now,
+                     detail={"from": str(before) if before else None, "to": str(target.id)})
+        moved.append(patient)
+    session.flush()
+    return moved
