@@ -70,3 +70,31 @@ def parse_month(month: str | None) -> YearMonth | None:
         return YearMonth.parse(month)
     except ValueError as exc:
         raise ApiError(422, "malformed", f"month: {exc}") from None
+
+
+def role_forbidden(user: User, request: Request, action: str) -> ApiError:
+    """Audit a refused supervisor/admin route in its own transaction, and the 403 to raise."""
+    with session_scope() as session:
+        record_audit(session=session, action="access.denied", user_id=user.id,
+                     client=request_client(request), outcome="denied",
+                     detail={"why": "role", "route": action})
+    return ApiError(403, "forbidden", "supervisors and admins only, for their own team")
+
+
+def parse_path_month(text: str) -> YearMonth:
+    """A `{month}` path segment, "YYYY-MM"; 422 otherwise."""
+    try:
+        return YearMonth.parse(text)
+    except ValueError as exc:
+        raise ApiError(422, "malformed", f"month: {exc}") from None
+
+
+async def json_object(request: Request) -> dict:
+    """The request's JSON object body, read after the session check; 422 otherwise."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise ApiError(422, "malformed", "body: not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(422, "malformed", "body: expected a JSON object")
+    return body

@@ -8,11 +8,14 @@ from ccm_pwa.api.errors import install_error_handlers
 from ccm_pwa.api.routes import (
     candidates,
     health,
+    months,
     patients,
     push,
     reports,
+    review,
     session,
     sync,
+    team,
     worklist,
 )
 
@@ -33,4 +36,7 @@ api.include_router(worklist.router, prefix=API_PREFIX)
 api.include_router(patients.router, prefix=API_PREFIX)
 api.include_router(sync.router, prefix=API_PREFIX)
 api.include_router(candidates.router, prefix=API_PREFIX)
+api.include_router(team.router, prefix=API_PREFIX)
+api.include_router(review.router, prefix=API_PREFIX)
+api.include_router(months.router, prefix=API_PREFIX)
 api.include_router(push.router, prefix=API_PREFIX)

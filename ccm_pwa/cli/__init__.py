@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="YYYY-MM-DD or ISO-8601 with offset (UTC if none)")
     export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
 
+    from ccm_pwa.cli.months import add_month_commands
+
+    add_month_commands(commands, _Parser, _year_month)
+
     rollups = commands.add_parser("rollups", help="monthly progress rollups").add_subparsers(
         dest="rollups_command", required=True, parser_class=_Parser)
     rebuild = rollups.add_parser("rebuild", help="recompute every rollup from the time events")
@@ -254,6 +258,12 @@ def _rollups_rebuild(args: argparse.Namespace) -> int:
     return run_rebuild(args)
 
 
+def _month(args: argparse.Namespace) -> int:
+    from ccm_pwa.cli.months import run_month
+
+    return run_month(args)
+
+
 def _audit_export(args: argparse.Namespace) -> int:
     from ccm_pwa.db import session_scope
     from ccm_pwa.services.audit_log import as_csv, as_jsonl, audit_lines
@@ -290,7 +300,8 @@ def _safe_url(url: str) -> str:
 
 _NEEDS_SCHEMA = {
     ("practice", "add"), ("user", "add"), ("billing", "report"), ("billing", "packet"),
-    ("rollups", "rebuild"), ("audit", "export"), ("reminders", "run"),
+    ("rollups", "rebuild"), ("audit", "export"), ("reminders", "run"), ("month", "checks"),
+    ("month", "close"), ("month", "reopen"), ("month", "packets"),
 }
 
 _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
@@ -306,4 +317,8 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("audit", "export"): _audit_export,
     ("reminders", "run"): _reminders_run,
     ("reminders", "keys"): _reminders_keys,
+    ("month", "checks"): _month,
+    ("month", "close"): _month,
+    ("month", "reopen"): _month,
+    ("month", "packets"): _month,
 }
