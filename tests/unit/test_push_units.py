@@ -108,3 +108,30 @@ def test_payload_is_the_four_fields_and_bounded() -> None:
                        ttl_seconds=60, urgency="normal", topic="x")
     with pytest.raises(ValueError, match="exceeds"):
         huge.payload()
+
+
+def test_reminder_loop_can_be_switched_off_and_survives_errors(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from ccm_pwa.push import scheduler
+
+    monkeypatch.setenv("CCM_REMINDERS", "off")
+    asyncio.run(asyncio.wait_for(scheduler.reminder_loop(), 1))  # returns at once
+    monkeypatch.setenv("CCM_REMINDERS", "on")
+    calls: list[datetime] = []
+
+    def failing_run(*, now: datetime, **_kwargs: object) -> list:
+        calls.append(now)
+        raise RuntimeError("database unreachable")
+
+    monkeypatch.setattr(scheduler, "run_due", failing_run)
+
+    async def main() -> None:
+        task = asyncio.create_task(scheduler.reminder_loop(interval_seconds=0.05))
+        await asyncio.sleep(0.4)
+        assert not task.done()  # an error in a run never ends the loop (nor the app)
+        task.cancel()
+
+    asyncio.run(main())
+    assert len(calls) >= 2
