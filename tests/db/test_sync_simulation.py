@@ -1,0 +1,147 @@
+"""Deterministic sync simulation (checklist A16): many seeds, real push/pull, real database.
+
+Each seed builds its own small practice (3 care managers, 3–4 phones each) and runs the
+simulator in tests/support/sync_simulator.py: dropped, duplicated and reordered messages,
+lost acknowledgements, crashes before and after the local write, skewed clocks, garbled
+cursors; then heal, drain, pull until still, and check invariants (a)–(f).
+
+    CCM_SIM_SEED=123 pytest tests/db/test_sync_simulation.py     # replay one seed
+    CCM_SIM_SEEDS=500 pytest tests/db/test_sync_simulation.py    # more seeds per backend
+
+The planted-bug tests run the same simulation against deliberately broken servers and
+require the checker to notice, so the invariants cannot pass vacuously.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from ccm_pwa.models import SyncClient
+from ccm_pwa.services import sync_mutations, sync_push, time_entries
+from tests.support.sync_simulator import Simulation, default_pull
+
+# Seeds per backend: each seed is a whole small practice with ~10 phones and ~100 steps,
+# about 0.x s on SQLite and a little more on PostgreSQL on a 2-core machine.
+DEFAULT_SEEDS = {"sqlite": 40, "postgresql": 25}
+
+
+def _seeds(backend: str) -> list[int]:
+    if "CCM_SIM_SEED" in os.environ:
+        return [int(os.environ["CCM_SIM_SEED"])]
+    count = int(os.environ.get("CCM_SIM_SEEDS", DEFAULT_SEEDS[backend]))
+    start = int(os.environ.get("CCM_SIM_SEED_START", "0"))
+    return list(range(start, start + count))
+
+
+def _backend(db_url: str) -> str:
+    return "postgresql" if db_url.startswith("postgresql") else "sqlite"
+
+
+def test_simulated_phones_never_lose_or_double_apply_and_converge(db_url: str) -> None:
+    failures = []
+    seeds = _seeds(_backend(db_url))
+    for seed in seeds:
+        result = Simulation(db_url, seed).run()
+        if not result.ok:
+            failures.append(result)
+    assert not failures, (
+        f"{len(failures)} of {len(seeds)} seeds failed: "
+        f"{[f.seed for f in failures]}\n\n" + "\n\n".join(f.report() for f in failures[:3]))
+
+
+# --------------------------------------------------------------------- planted bugs
+
+
+def _forgets_last_id(**kwargs: Any) -> dict[str, Any]:
+    """The server acknowledges a push but loses the advance of last_mutation_id."""
+    result = sync_push.push(**kwargs)
+    session: Session = kwargs["session"]
+    session.execute(sa.update(SyncClient)
+                    .where(SyncClient.id == kwargs["batch"].client_id,
+                           SyncClient.last_mutation_id > 0)
+                    .values(last_mutation_id=SyncClient.last_mutation_id - 1))
+    session.commit()
+    return result
+
+
+def _hides_rejections_push(**kwargs: Any) -> dict[str, Any]:
+    result = sync_push.push(**kwargs)
+    return {**result, "results": [r for r in result["results"] if r["status"] != "rejected"]}
+
+
+def _pull_wrapper(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[..., Any]:
+    real = default_pull()
+
+    def pull(**kwargs: Any) -> dict[str, Any]:
+        return change(real(**kwargs))
+
+    return pull
+
+
+def _hide_rejections(body: dict[str, Any]) -> dict[str, Any]:
+    puts = dict(body["puts"])
+    if "rejections" in puts:
+        puts["rejections"] = {**puts["rejections"], "items": []}
+    return {**body, "puts": puts}
+
+
+def _lmid_ahead(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "last_mutation_id": body["last_mutation_id"] + 1}
+
+
+def _misses_patient_updates(body: dict[str, Any]) -> dict[str, Any]:
+    if body.get("reset"):
+        return body
+    return {**body, "puts": {k: v for k, v in body["puts"].items()
+                             if not k.startswith("patient/")}}
+
+
+def _note_not_written(ctx: sync_mutations.Context, args: Any) -> uuid.UUID:
+    return args.patient_id  # acknowledged as applied, but nothing stored
+
+
+PLANTED: dict[str, tuple[str, dict[str, Any]]] = {
+    # name: (the invariant that must catch it, how the server is broken)
+    "effect lost": ("(a)", {"handler": ("note.add", _note_not_written)}),
+    "last_mutation_id not advanced": ("push raised", {"push": _forgets_last_id}),
+    "void leaves the rollup stale": ("(d)", {"no_refresh_on_void": True}),
+    "pull tells a last_mutation_id ahead": ("(a)", {"pull": _lmid_ahead}),
+    "rejections never reach the phone": ("(e)", {"push": _hides_rejections_push,
+                                                  "pull": _hide_rejections}),
+    "incremental pull misses patient changes": ("(c)", {"pull": _misses_patient_updates}),
+}
+
+
+@pytest.mark.parametrize("bug", list(PLANTED))
+def test_the_checker_catches_a_planted_bug(db_url: str, bug: str,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    if _backend(db_url) != "sqlite":
+        pytest.skip("the checker is under test here, not the backend")
+    tag, plant = PLANTED[bug]
+    if "handler" in plant:
+        name, handler = plant["handler"]
+        model = sync_mutations.MUTATIONS[name][0]
+        monkeypatch.setitem(sync_mutations.MUTATIONS, name, (model, handler))
+    if plant.get("no_refresh_on_void"):
+        real_void = time_entries.void_time_entry
+
+        def void_without_refresh(**kwargs: Any) -> Any:
+            with monkeypatch.context() as inner:
+                inner.setattr(time_entries, "_refresh", lambda *_a, **_k: None)
+                return real_void(**kwargs)
+
+        monkeypatch.setattr(sync_mutations, "void_time_entry", void_without_refresh)
+    caught = []
+    for seed in range(8):
+        result = Simulation(db_url, seed, push=plant.get("push"), pull=plant.get("pull")).run()
+        caught = [v for v in result.violations if tag in v]
+        if caught:
+            break
+    assert caught, f"planted bug {bug!r} went unnoticed over 8 seeds"
