@@ -111,7 +111,8 @@ def cold_starts(runs: int) -> list[float]:
             page.wait_for_function("() => navigator.serviceWorker.controller !== null")
             page.close()
             context.set_offline(True)
-            times = []
+            times: list[float] = []
+            phases: list[dict[str, float]] = []
             for _ in range(runs):
                 page = context.new_page()
                 cdp = context.new_cdp_session(page)
@@ -119,8 +120,17 @@ def cold_starts(runs: int) -> list[float]:
                 page.goto(url, wait_until="commit")
                 page.wait_for_selector(items, timeout=30_000)
                 times.append(page.evaluate("performance.now()"))
+                marks = page.evaluate("""() => Object.fromEntries([
+                    ...performance.getEntriesByType('paint').map(e => [e.name, e.startTime]),
+                    ...performance.getEntriesByType('mark').map(e => [e.name, e.startTime]),
+                    ['domContentLoaded', performance.timing.domContentLoadedEventEnd -
+                                         performance.timing.navigationStart]])""")
+                phases.append(marks)
                 page.close()
             browser.close()
+        for name in sorted({key for marks in phases for key in marks}):
+            values = [marks[name] for marks in phases if name in marks]
+            print(f"  {name:28} median {statistics.median(values):7.0f} ms")
         return times
     finally:
         os.killpg(server.pid, signal.SIGTERM)

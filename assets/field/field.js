@@ -36,7 +36,10 @@ whenSynced(async (reachedServer) => {
 // Every screen renders from the local snapshot first (instant, and the only source when
 // offline), then again after each sync.
 let current = { view: null, patientId: null };
-let filters = { filter: "all", search: "" };
+let filters = { filter: "all", search: "", shown: 20 };
+// The most urgent first; more on request. A phone renders 20 cards fast, 150 slowly, and
+// the top of a ranked list is what a care manager works from.
+const PAGE = 20;
 
 function patientIdFromPath() {
   const match = window.location.pathname.match(/\/patients\/([0-9a-f-]{36})/);
@@ -111,7 +114,8 @@ async function renderWorklist() {
   if (!worklist) return;
   const pending = await pendingWork();
   const rows = [];
-  for (const p of visibleRows(worklist.patients)) {
+  const matching = visibleRows(worklist.patients);
+  for (const p of matching.slice(0, filters.shown)) {
     // An unsent void takes its entry's minutes back: those are in the patient's document.
     const doc = pending.voids.size ? await snapshotGet("patient/" + p.id) : null;
     rows.push(worklistRow(p, pendingSeconds(pending, p.id, worklist.month, doc && doc.time_entries)));
@@ -119,8 +123,8 @@ async function renderWorklist() {
   setState("rows", rows);
   setState("worklistinfo", {
     month: worklist.month || "", days_left: String(worklist.days_left || 0),
-    count: String(rows.length), total: String(worklist.patients.length), filter: filters.filter,
-    loaded: "yes",
+    count: String(matching.length), total: String(worklist.patients.length), filter: filters.filter,
+    loaded: "yes", more: String(Math.max(0, matching.length - rows.length)),
   });
   const open = await snapshotGet("candidates");
   if (open) {
@@ -499,13 +503,20 @@ async function unenroll(patientId) {
   await enqueue("patient.unenroll", { patient_id: patientId, reason: reason.trim() });
 }
 
+function showMore() {
+  filters.shown += 50;
+  renderWorklist();
+}
+
 function setFilter(filter) {
   filters.filter = filter;
+  filters.shown = PAGE;
   publishWorklist();
 }
 
 function setSearch(text) {
   filters.search = text || "";
+  filters.shown = PAGE;
   publishWorklist();
 }
 
@@ -575,7 +586,7 @@ const api_ = {
   openStopForm, saveTimer, discardTimer, closeStopForm, saveManualEntry, voidEntry, addNote,
   completeTask, saveElement, reviewPlan, saveCopyGiven, enroll, unenroll, signOut,
   resolveConflict, dismissRejections, applyUpdate, sync: requestSync,
-  enableReminders, disableReminders, testReminder,
+  enableReminders, disableReminders, testReminder, showMore,
   dismissNotice: () => setState("notice", ""),
 };
 if (typeof window !== "undefined") window.ccmField = api_;
@@ -584,6 +595,7 @@ if (typeof window !== "undefined") window.ccmField = api_;
 export function FieldRuntime({ view }) {
   useEffect(() => {
     (async () => {
+      performance.mark("ccm-field-start");  // React has hydrated (bench/phone.py reads these)
       closeStopForm();
       if (view === "signed_out") {
         // The sign-in screen: no patient data may stay behind a lost session (but a store
@@ -597,6 +609,7 @@ export function FieldRuntime({ view }) {
         const wanted = new URLSearchParams(window.location.search).get("filter");
         if (["all", "needs_minutes", "tasks_due", "done"].includes(wanted)) filters.filter = wanted;
         await loadWorklist();
+        performance.mark("ccm-today-data");
       } else if (view === "account") showReminders();
       else if (view === "patient" || view === "care_plan") await loadPatient();
       await renderCurrent();

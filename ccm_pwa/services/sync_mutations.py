@@ -11,11 +11,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ccm_pwa.auth.access import AccessDenied, require_patient
@@ -37,6 +38,7 @@ from ccm_pwa.models import (
 )
 from ccm_pwa.services import care_plans, enrollment
 from ccm_pwa.services.billing_cases import MAX_ENTRY_SPAN
+from ccm_pwa.services.rollups import months_of_entry
 from ccm_pwa.services.sync_args import (
     AddNote,
     Args,
@@ -76,6 +78,18 @@ class Applied:
     extra: dict[str, Any]
 
 
+@dataclass
+class PushState:
+    """Shared by the mutations of one push: patients already checked against the caseload,
+    and the patient-months whose rollups the push refreshes once, at its end."""
+
+    patients: dict[uuid.UUID, Patient] = field(default_factory=dict)
+    touched: dict[uuid.UUID, set[YearMonth]] = field(default_factory=dict)
+
+    def touch(self, entry: TimeEntry, zone: ZoneInfo) -> None:
+        self.touched.setdefault(entry.patient_id, set()).update(months_of_entry(entry, zone))
+
+
 @dataclass(frozen=True)
 class Context:
     """What every handler may use: the push's transaction, who pushed, and when."""
@@ -88,6 +102,7 @@ class Context:
     occurred_at: datetime  # device clock
     now: datetime  # server clock
     clock_skew_seconds: float | None = None  # device − server at this push, when it said
+    state: PushState = field(default_factory=PushState)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -104,10 +119,14 @@ def _refusals_as_rejection(patient_id: uuid.UUID) -> Iterator[None]:
 
 
 def _patient(ctx: Context, patient_id: uuid.UUID) -> Patient:
+    if (known := ctx.state.patients.get(patient_id)) is not None:
+        return known  # checked earlier in this push (one transaction: still true)
     try:
-        return require_patient(session=ctx.session, user=ctx.user, patient_id=patient_id)
+        patient = require_patient(session=ctx.session, user=ctx.user, patient_id=patient_id)
     except AccessDenied:
         raise Rejected("this patient is not on your caseload") from None
+    ctx.state.patients[patient_id] = patient
+    return patient
 
 
 def record_time(ctx: Context, args: RecordTime) -> uuid.UUID:
@@ -121,14 +140,15 @@ def record_time(ctx: Context, args: RecordTime) -> uuid.UUID:
     _refuse_closed_months(ctx, args.started_at, end, patient.id)
     clash = _overlapping_entry(ctx, args.started_at, end)
     if clash is not None:
-        at = clash.started_at.astimezone(ctx.zone).strftime("%H:%M")
+        at = clash.astimezone(ctx.zone).strftime("%H:%M")
         raise Rejected(f"overlaps your entry at {at}", patient.id)
     with _refusals_as_rejection(patient.id):
         entry = record_time_entry(
             session=ctx.session, patient_id=patient.id, performer=ctx.user,
             started_at=args.started_at, duration_seconds=args.duration_seconds,
             activity=args.activity, note=args.note, source=args.source,
-            entry_id=args.entry_id, occurred_at=ctx.occurred_at)
+            entry_id=args.entry_id, occurred_at=ctx.occurred_at, refresh=False)
+    ctx.state.touch(entry, ctx.zone)
     entry.client_id, entry.mutation_id = ctx.client_id, ctx.mutation_id
     entry.review_flags = [*entry.review_flags,
                           *(f for f in _sync_flags(ctx, args.started_at)
@@ -167,7 +187,8 @@ def void_time(ctx: Context, args: VoidTime) -> uuid.UUID:
                           entry.started_at + timedelta(seconds=entry.duration_seconds),
                           patient.id)
     void_time_entry(session=ctx.session, entry_id=entry.id, reason=args.reason,
-                    voided_by=ctx.user, occurred_at=ctx.occurred_at)
+                    voided_by=ctx.user, occurred_at=ctx.occurred_at, refresh=False)
+    ctx.state.touch(entry, ctx.zone)
     return patient.id
 
 
@@ -302,19 +323,22 @@ MUTATIONS: dict[str, tuple[type[Args], Callable[[Context, Any], uuid.UUID | Appl
 }
 
 
-def _overlapping_entry(ctx: Context, start: datetime, end: datetime) -> TimeEntry | None:
-    """The signed-in user's own live entry that shares a second with [start, end), if any.
+def _overlapping_entry(ctx: Context, start: datetime, end: datetime) -> datetime | None:
+    """The start of the signed-in user's own live entry that shares a second with
+    [start, end), if any (two columns, not whole entries: this runs for every entry).
 
     One person cannot do two things at once; two people on one patient is for billing to
     sort out (it counts those seconds once).
     """
     voided = select(TimeEntryVoid.time_entry_id)
-    candidates = ctx.session.exec(select(TimeEntry).where(
-        TimeEntry.performer_id == ctx.user.id, TimeEntry.started_at < end,
-        TimeEntry.started_at > start - MAX_ENTRY_SPAN, TimeEntry.id.not_in(voided))
-        .order_by(TimeEntry.started_at))
-    return next((e for e in candidates
-                 if e.started_at + timedelta(seconds=e.duration_seconds) > start), None)
+    candidates = ctx.session.execute(sa.select(TimeEntry.started_at, TimeEntry.duration_seconds)
+                                     .where(TimeEntry.performer_id == ctx.user.id,
+                                            TimeEntry.started_at < end,
+                                            TimeEntry.started_at > start - MAX_ENTRY_SPAN,
+                                            TimeEntry.id.not_in(voided))
+                                     .order_by(TimeEntry.started_at))
+    return next((began for began, seconds in candidates
+                 if began + timedelta(seconds=seconds) > start), None)
 
 
 def _refuse_closed_months(ctx: Context, start: datetime, end: datetime,

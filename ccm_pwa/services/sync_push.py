@@ -33,8 +33,9 @@ from sqlmodel import Session, select
 
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.models import AppliedMutation, MutationOutcome, Practice, SyncClient, User
+from ccm_pwa.services.rollups import refresh_many
 from ccm_pwa.services.sync_args import Args
-from ccm_pwa.services.sync_mutations import MUTATIONS, Applied, Context, Rejected
+from ccm_pwa.services.sync_mutations import MUTATIONS, Applied, Context, PushState, Rejected
 
 SCHEMA_VERSION = 1
 MAX_BATCH = 500
@@ -170,12 +171,15 @@ def _push_once(session: Session, user: User, batch: Batch, now: datetime) -> dic
     practice = session.get(Practice, user.practice_id)
     assert me is not None and practice is not None
     results: list[dict[str, Any]] = []
+    state = PushState()
     for mutation in batch.mutations:
         if mutation.id <= last:
             results.append({"id": mutation.id, "status": "duplicate"})
             continue
-        results.append(_apply(session, me, practice, client, mutation, now, skew))
+        results.append(_apply(session, me, practice, client, mutation, now, skew, state))
         client.last_mutation_id = mutation.id
+    # Every patient-month the push touched, recomputed once, in the push's transaction.
+    refresh_many(session=session, practice=practice, touched=state.touched)
     client.schema_version = batch.schema_version
     session.add(client)
     session.flush()
@@ -217,11 +221,12 @@ def audit_denied(*, session: Session, action: str, user: User, client_id: uuid.U
 
 
 def _apply(session: Session, user: User, practice: Practice, client: SyncClient,
-           mutation: Mutation, now: datetime, skew: float | None) -> dict[str, Any]:
+           mutation: Mutation, now: datetime, skew: float | None,
+           state: PushState) -> dict[str, Any]:
     handler = MUTATIONS[mutation.name][1]
     context = Context(session=session, user=user, practice=practice, client_id=client.id,
                       mutation_id=mutation.id, occurred_at=mutation.occurred_at, now=now,
-                      clock_skew_seconds=skew)
+                      clock_skew_seconds=skew, state=state)
     extra: dict[str, Any] = {}
     try:
         done = handler(context, mutation.args)
@@ -241,7 +246,8 @@ def _apply(session: Session, user: User, practice: Practice, client: SyncClient,
     record_audit(session=session, action=f"sync.{mutation.name}", user_id=user.id,
                  patient_id=patient_id, client=f"sync {client.id}", outcome=outcome.value,
                  detail=detail, occurred_at=now)
-    session.flush()  # the (client, mutation id) index refuses a concurrent twin here
+    # No flush per mutation: the push flushes once; a concurrent twin is refused there by
+    # the (client, mutation id) index, and the whole push is re-run from a fresh read.
     result: dict[str, Any] = {"id": mutation.id, "status": outcome.value}
     if reason:
         result["reason"] = reason

@@ -68,7 +68,8 @@ def arg(var: Var | str) -> str:
 ROWS = ClientStateVar.create("rows", Var.create([]).to(list[dict[str, str]]))
 WORKLIST_INFO = ClientStateVar.create("worklistinfo", {"month": "", "days_left": "",
                                                        "count": "", "total": "",
-                                                       "filter": "all", "loaded": ""})
+                                                       "filter": "all", "loaded": "",
+                                                       "more": "0"})
 # Every key a screen reads exists from the start, so nothing renders an undefined list.
 EMPTY_PATIENT: dict[str, Any] = {
     "id": "", "name": "", "missing": "", "summary": "", "conditions": "", "consent": "",
