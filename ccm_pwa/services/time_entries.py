@@ -48,8 +48,13 @@ def record_time_entry(
     entry_id: uuid.UUID | None = None,
     occurred_at: datetime | None = None,
     performer_kind: PerformerKind | None = None,
+    refresh: bool = True,
 ) -> TimeEntry:
-    """Store one entry and refresh the patient's rollups; a replayed id is returned as is."""
+    """Store one entry and refresh the patient's rollups; a replayed id is returned as is.
+
+    `refresh=False`: the caller refreshes the rollups itself before committing (a sync push
+    refreshes every touched patient once, at its end).
+    """
     if started_at.tzinfo is None or started_at.utcoffset() is None:
         raise TimeEntryError("started_at must carry a time zone offset")
     if not 0 < duration_seconds <= MAX_ENTRY_SECONDS:
@@ -82,13 +87,14 @@ def record_time_entry(
     record_audit(session=session, action="time_entry.record", user_id=performer.id,
                  patient_id=patient_id, detail={"entry": str(entry.id), "seconds": duration_seconds,
                                                 "source": str(source)}, occurred_at=now)
-    _refresh(session, patient, entry)
+    if refresh:
+        _refresh(session, patient, entry)
     return entry
 
 
 def void_time_entry(
     *, session: Session, entry_id: uuid.UUID, reason: str, voided_by: User,
-    occurred_at: datetime | None = None,
+    occurred_at: datetime | None = None, refresh: bool = True,
 ) -> TimeEntryVoid:
     """Void an entry with a reason (never edit in place); voiding twice keeps the first."""
     if not reason.strip():
