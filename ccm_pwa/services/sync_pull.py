@@ -19,6 +19,12 @@ writes (a new client row, the view, audit) last, all in one transaction:
   fails (SQLITE_BUSY) and the pull is rebuilt. The last attempt starts with
   `BEGIN IMMEDIATE` instead: it waits for the write lock and holds it while it reads, so a
   pull always completes even when writers never pause (at the cost of making them wait).
+
+Cost: every pull builds the whole view to compare it, so an unchanged pull costs about as
+much as a reset; the patient records are built in one batch (`patient_records`). Measured
+on SQLite with the demo practice (`create_demo_practice`, 285 patients, 4 care managers; a
+62-patient caseload, 67 documents): reset 145-190 ms, unchanged or one-patient change
+110-120 ms; building the 62 records one by one instead took 410 ms against 115 ms batched.
 """
 
 from __future__ import annotations
@@ -167,11 +173,17 @@ def _begin_snapshot(session: Session, *, last_attempt: bool) -> None:
 
 
 def _touch(session: Session, client_id: uuid.UUID, now: datetime) -> None:
-    """Record that the installation was seen, outside the snapshot (see the module doc)."""
-    session.execute(sa.update(SyncClient).where(SyncClient.id == client_id,
-                                                SyncClient.last_seen_at < now)
-                    .values(last_seen_at=now))
-    session.commit()
+    """Record that the installation was seen, outside the snapshot (see the module doc).
+
+    Best effort: the pull is committed already, and a busy database must not lose its answer.
+    """
+    try:
+        session.execute(sa.update(SyncClient).where(SyncClient.id == client_id,
+                                                    SyncClient.last_seen_at < now)
+                        .values(last_seen_at=now))
+        session.commit()
+    except OperationalError:
+        session.rollback()
 
 
 def _retryable(exc: IntegrityError | OperationalError) -> bool:
