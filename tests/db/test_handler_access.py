@@ -52,6 +52,11 @@ PUBLIC_ROUTES = {
 # Handlers that act on the caller's own practice, not on ids they are given: another
 # practice's admin may use them (for her practice), and must change nothing in ours.
 OWN_PRACTICE_ACTIONS = {("UsersState", "add_user", "other_admin")}
+# Supervisor screens' forms that take a month or a team member, never a patient: whoever
+# may open the screen may use them on her own practice (a member outside her team falls
+# back to the practice-wide figures, which name no patient).
+MONTH_OR_TEAM_FORMS = {("MonthCloseState", "choose"), ("MonthCloseState", "reopen"),
+                       ("ProgramState", "choose")}
 # Tables a refused handler must leave untouched (audit rows and session touches are fine).
 GUARDED_TABLES = [Patient, User, TimeEntry, Note, CarePlanRevision, AppliedMutation]
 
@@ -177,7 +182,8 @@ def test_handler_denies_other_caseloads(world: World, session: Session, who: str
         raised = False
     except AccessDenied:
         raised = True
-    own_practice = (state_cls.__name__, handler_name, who) in OWN_PRACTICE_ACTIONS
+    own_practice = ((state_cls.__name__, handler_name, who) in OWN_PRACTICE_ACTIONS
+                    or (state_cls.__name__, handler_name) in MONTH_OR_TEAM_FORMS)
     if takes_ids and handler_name not in {"filter_by_action"} and not own_practice:
         assert raised, f"{state_cls.__name__}.{handler_name} accepted another caseload's id"
     visible = str(state.dict())

@@ -33,10 +33,14 @@ def _nav_link(label: str, href: str) -> rx.Component:
 
 
 def navigation() -> rx.Component:
+    overseer = (AuthState.user_role != "care_manager") & (AuthState.user_role != "")
     return rx.hstack(
         _nav_link("Today", "/"),
-        rx.cond((AuthState.user_role != "care_manager") & (AuthState.user_role != ""),
-                _nav_link("Audit log", "/audit")),
+        rx.cond(overseer, _nav_link("Team", "/team")),
+        rx.cond(overseer, _nav_link("Program", "/program")),
+        rx.cond(overseer, _nav_link("Review", "/review")),
+        rx.cond(overseer, _nav_link("Month close", "/months")),
+        rx.cond(overseer, _nav_link("Audit log", "/audit")),
         rx.cond(AuthState.user_role == "admin", _nav_link("Users", "/admin/users")),
         rx.cond(AuthState.user_role == "admin", _nav_link("Status", "/status")),
         _nav_link("My account", "/account"),

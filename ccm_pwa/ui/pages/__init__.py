@@ -7,10 +7,14 @@ from ccm_pwa.ui.pages import (
     audit_log,
     care_plan,
     login,
+    month_close,
     patient,
+    program,
+    review,
     status,
+    team,
     today,
 )
 
 __all__ = ["account", "account_setup", "admin_users", "audit_log", "care_plan", "login",
-           "patient", "status", "today"]
+           "month_close", "patient", "program", "review", "status", "team", "today"]
