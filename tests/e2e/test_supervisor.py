@@ -1,0 +1,131 @@
+"""A supervisor's month (issue 8): review the team, work the review queue, close last month
+and take the billing CSV and audit packets; then a care manager's late entry for the closed
+month is refused with a reason. Laptop and phone viewports; screenshots for review go to
+tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.conftest import DemoApp, fresh_code
+
+pytestmark = pytest.mark.e2e
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+WAIT = 30_000
+SCREENS = [("Team", "Team today"), ("Program", "Program month"),
+           ("Review", "Review queue"), ("Month close", "Month close")]
+
+
+def _sign_in(page: Page, demo_app: DemoApp, role: str, index: int = 0) -> None:
+    login = demo_app.login(role, index=index)
+    page.goto(demo_app.url + "login")
+    page.get_by_label("Email").fill(login.email)
+    page.get_by_label("Password").fill(login.password)
+    page.get_by_label("Code from your authenticator app").fill(fresh_code(login.secret))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Today", exact=True)).to_be_visible(timeout=WAIT)
+
+
+@pytest.fixture
+def laptop(browser: Browser) -> Page:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def _shot(page: Page, name: str, device: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"supervisor-{name}-{device}.png"), full_page=True)
+
+
+def _open(page: Page, link: str, heading: str) -> None:
+    page.get_by_role("link", name=link, exact=True).first.click()
+    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=WAIT)
+
+
+def test_supervisor_reviews_and_closes_last_month(demo_app: DemoApp, laptop: Page,
+                                                  browser: Browser) -> None:
+    page = laptop
+    _sign_in(page, demo_app, "supervisor")
+    _open(page, "Team", "Team today")
+    team = page.get_by_role("list", name="Team")
+    expect(team.get_by_role("listitem").first).to_contain_text("enrolled", timeout=WAIT)
+    _shot(page, "team", "laptop")
+    member = team.get_by_role("listitem").first.get_by_role("link", name="Open worklist")
+    member.click()
+    expect(page.get_by_role("heading", name="Worklist as she sees it")).to_be_visible()
+    expect(page.get_by_role("list", name="Worklist").get_by_role("listitem").first
+           ).to_be_visible(timeout=WAIT)
+
+    _open(page, "Program", "Program month")
+    expect(page.get_by_role("list", name="Funnel").get_by_role("listitem")).to_have_count(
+        5, timeout=WAIT)
+    _shot(page, "program", "laptop")
+
+    # The demo's planted double-logged call: one person on two patients at once.
+    _open(page, "Review", "Review queue")
+    queue = page.get_by_role("list", name="Review queue")
+    overlap = queue.get_by_role("listitem").filter(
+        has_text=re.compile(r"overlaps \d+ min")).filter(has_text="Time entry").first
+    expect(overlap).to_be_visible(timeout=WAIT)
+    _shot(page, "review", "laptop")
+    overlap.get_by_label("Reason (required to void)").fill(
+        "Logged twice: the same call was entered for both sisters")
+    overlap.get_by_text("Void", exact=True).click()
+    overlap.get_by_role("button", name="Record decision").click()
+    expect(page.get_by_role("status").filter(has_text="Voided")).to_be_visible(timeout=WAIT)
+
+    _open(page, "Month close", "Month close")
+    status = page.get_by_label("Month status")
+    expect(status).to_contain_text("Open", timeout=WAIT)
+    month = status.inner_text().split(" ")[0]
+    page.get_by_role("button", name="Run the checks").click()
+    expect(page.get_by_role("status").filter(has_text="All blocking checks pass")
+           ).to_be_visible(timeout=WAIT)
+    checks = page.get_by_role("list", name="Close checks").get_by_role("listitem")
+    expect(checks.filter(has_text="Consent before the first counted minute")).to_be_visible()
+    page.get_by_role("button", name="Close month").click()
+    expect(status).to_contain_text("Closed by", timeout=WAIT)
+    _shot(page, "month-closed", "laptop")
+
+    csv = page.request.get(f"{demo_app.url}api/v1/months/{month}/billing.csv")
+    assert csv.status == 200 and csv.text().splitlines()[0].startswith("month,")
+    assert len(csv.text().splitlines()) > 1
+    packets = page.request.get(f"{demo_app.url}api/v1/months/{month}/packets.zip")
+    assert packets.status == 200
+    names = zipfile.ZipFile(io.BytesIO(packets.body())).namelist()
+    assert any(name.endswith(".html") for name in names)
+
+    # A care manager's late entry for the closed month, from her phone: refused, with why.
+    context = browser.new_context(viewport={"width": 412, "height": 915}, is_mobile=True,
+                                  has_touch=True)
+    phone = context.new_page()
+    _sign_in(phone, demo_app, "care_manager", index=2)
+    worklist = phone.get_by_role("list", name="Worklist")
+    expect(worklist.get_by_role("listitem").first).to_be_visible(timeout=WAIT)
+    worklist.get_by_role("listitem").first.get_by_role("heading").click()
+    phone.get_by_text("Add time by hand").click()
+    phone.get_by_label("Date").fill(f"{month}-15")
+    phone.get_by_label("Start time").fill("10:00")
+    phone.get_by_label("Minutes", exact=True).fill("12")
+    phone.get_by_role("button", name="Add entry").click()
+    refused = phone.get_by_role("alert", name="Not accepted by the server")
+    expect(refused).to_contain_text(f"{month} is closed", timeout=WAIT)
+    context.close()
+
+
+@pytest.mark.parametrize("phone", ["Pixel 7"], indirect=True)
+def test_supervisor_screens_on_a_phone(demo_app: DemoApp, phone: Page) -> None:
+    _sign_in(phone, demo_app, "supervisor")
+    for link, heading in SCREENS:
+        _open(phone, link, heading)
+        phone.wait_for_timeout(1500)  # let the screen's data arrive before the picture
+        _shot(phone, heading.lower().replace(" ", "-"), "phone")
+    expect(phone.get_by_role("button", name="Run the checks")).to_be_visible()
