@@ -87,7 +87,7 @@ class ProgramState(SupervisorState):
 def _stat(label: str, key: str) -> rx.Component:
     return rx.vstack(rx.text(ProgramState.summary[key], size="6", weight="bold"),
                      rx.text(label, size="1", color_scheme="gray"), spacing="0",
-                     min_width="7rem")
+                     min_width="9.5rem", padding_right="12px")
 
 
 def _code_table(rows: rx.Var[list[dict[str, str]]], caption: str) -> rx.Component:
@@ -118,7 +118,7 @@ def program_page() -> rx.Component:
                          id="program-scope", name="scope", default_value=ProgramState.scope,
                          key=ProgramState.scope, style={"minHeight": "44px", "fontSize": "16px"}),
             rx.button("Show", type="submit", size="3"),
-            gap="2", wrap="wrap", align="center"), on_submit=ProgramState.choose),
+            gap="3", wrap="wrap", align="center"), on_submit=ProgramState.choose),
         rx.text(ProgramState.scope_name, " · ", ProgramState.month, " · fees of ",
                 ProgramState.summary["fee_year"], color_scheme="gray", margin_top="8px"),
         rx.flex(_stat("enrolled", "enrolled"), _stat("billable so far", "billable"),
@@ -138,7 +138,7 @@ def program_page() -> rx.Component:
                 rx.vstack(rx.text("Revenue", weight="medium", size="2"),
                           bar_rows(ProgramState.history_revenue, "Revenue by month"),
                           width="100%"),
-                columns=rx.breakpoints(initial="1", md="2"), gap="4", width="100%"),
+                columns=rx.breakpoints(initial="1", md="2"), gap="7", width="100%"),
         rx.heading("Funnel this month", size="4", as_="h2", margin_top="16px"),
         rx.text("Eligible (≥ 2 chronic conditions, PCM: 1) → consented → enrolled → reached "
                 "this month → billable", size="1", color_scheme="gray"),
