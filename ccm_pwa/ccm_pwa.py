@@ -4,6 +4,7 @@ import reflex as rx
 
 from ccm_pwa.api.main import api
 from ccm_pwa.api.security_headers import with_security_headers
+from ccm_pwa.push.scheduler import reminder_loop
 from ccm_pwa.ui import pages  # noqa: F401  (registers every @rx.page)
 from ccm_pwa.ui.components.sync_status import sync_overlay
 
@@ -33,3 +34,5 @@ app = rx.App(
 )
 # A calm offline pill instead of the red connection toast (offline notes §1.7).
 app.app_wraps[(5, "Overlay")] = sync_overlay
+# Reminders: each worker wakes every minute; a leader lock lets one of them send.
+app.register_lifespan_task(reminder_loop)

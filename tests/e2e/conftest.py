@@ -124,7 +124,8 @@ def fresh_code(secret: str) -> str:
 def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoApp]:
     """Migrate a throw-away SQLite database, load a small demo practice, serve the app."""
     data_dir = tmp_path_factory.mktemp("app-data")
-    env = {**os.environ, "CCM_DATA_DIR": str(data_dir), "REFLEX_TELEMETRY_ENABLED": "false"}
+    env = {**os.environ, "CCM_DATA_DIR": str(data_dir), "REFLEX_TELEMETRY_ENABLED": "false",
+           "CCM_REMINDERS": "off", "CCM_PUSH_ALLOW_LOOPBACK": "on"}
     env.pop("CCM_DATABASE_URL", None)
     env.pop("DATABASE_URL", None)
     env.pop("CCM_BUILD_ID", None)
