@@ -121,7 +121,7 @@ def _misses_patient_updates(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _note_not_written(ctx: sync_mutations.Context, args: Any) -> uuid.UUID:
-    return args.patient_id  # acknowledged as applied, but nothing stored
+    return sync_mutations._patient(ctx, args.patient_id).id  # checked, "applied", not stored
 
 
 PLANTED: dict[str, tuple[str, dict[str, Any]]] = {
@@ -129,10 +129,11 @@ PLANTED: dict[str, tuple[str, dict[str, Any]]] = {
     "effect lost": ("(a)", {"handler": ("note.add", _note_not_written)}),
     "last_mutation_id not advanced": ("push raised", {"push": _forgets_last_id}),
     "void writes a wrong rollup": ("(d)", {"push": _rollup_off_by_one_after_void}),
-    "pull tells a last_mutation_id ahead": ("(a)", {"pull": _lmid_ahead}),
+    "pull tells a last_mutation_id ahead": ("(a)", {"pull": _pull_wrapper(_lmid_ahead)}),
     "rejections never reach the phone": ("(e)", {"push": _hides_rejections_push,
-                                                  "pull": _hide_rejections}),
-    "incremental pull misses patient changes": ("(c)", {"pull": _misses_patient_updates}),
+                                                  "pull": _pull_wrapper(_hide_rejections)}),
+    "incremental pull misses patient changes": (
+        "(c)", {"pull": _pull_wrapper(_misses_patient_updates)}),
 }
 
 
@@ -150,6 +151,8 @@ def test_the_checker_catches_a_planted_bug(db_url: str, bug: str,
     for seed in range(8):
         result = Simulation(db_url, seed, push=plant.get("push"), pull=plant.get("pull")).run()
         caught = [v for v in result.violations if tag in v]
+        assert not any(" raised " in v for v in result.violations if tag != "push raised"), \
+            f"the planted bug broke the harness instead: {result.violations[:3]}"
         if caught:
             break
     assert caught, f"planted bug {bug!r} went unnoticed over 8 seeds"

@@ -589,15 +589,13 @@ class Simulation:
         """Jepsen's end: heal, deliver what is in flight, drain outboxes, pull until still."""
         self._note("heal: every fault stops")
         self.rng.shuffle(self.network)
-        while self.network:
-            self._deliver(self.network.pop(0))
+        self._drain_network()
         for phone in self.phones:
             for _attempt in range(6):
                 if not phone.outbox:
                     break
                 self._send(phone, everything=True)
-                while self.network:
-                    self._deliver(self.network.pop(0))
+                self._drain_network()
             if phone.outbox:
                 self.violations.append(f"stuck queue: phone{phone.index} still holds "
                                        f"{[m['id'] for m in phone.outbox]} after healing")
@@ -612,6 +610,17 @@ class Simulation:
                     break
             else:
                 self.violations.append(f"phone{phone.index} never stops receiving changes")
+
+    def _drain_network(self, budget: int = 500) -> None:
+        """Deliver everything in flight, faultlessly; a phone and server that keep answering
+        each other (a 409 loop) are a stuck queue, reported instead of spinning forever."""
+        for _ in range(budget):
+            if not self.network:
+                return
+            self._deliver(self.network.pop(0))
+        stuck = sorted({m.phone for m in self.network})
+        self.network.clear()
+        self._fail(f"stuck queue: phones {stuck} still exchanging after {budget} deliveries")
 
     def _pull_now(self, phone: Phone, cursor: str | None) -> dict[str, Any] | None:
         """One fault-free pull, applied by the phone; its body, or None on an error."""
