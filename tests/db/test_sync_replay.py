@@ -206,7 +206,7 @@ def dump(db_url: str) -> dict[str, Any]:
     return out
 
 
-@settings(max_examples=12, deadline=None, derandomize=True,
+@settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
 @given(body=batches())

@@ -31,7 +31,7 @@ from tests.support.sync_simulator import Simulation, default_pull
 # about 1.5 s of CPU on SQLite and 2.5 s on PostgreSQL (every pull rebuilds the phone's
 # whole view: worklist, records, candidates). CI runs more with CCM_SIM_SEEDS, and
 # bench/sync_simulation.py runs thousands.
-DEFAULT_SEEDS = {"sqlite": 20, "postgresql": 10}
+DEFAULT_SEEDS = {"sqlite": 30, "postgresql": 15}
 
 
 def _seeds(backend: str) -> list[int]:
