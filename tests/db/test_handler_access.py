@@ -51,7 +51,8 @@ PUBLIC_ROUTES = {
 }
 # Handlers that act on the caller's own practice, not on ids they are given: another
 # practice's admin may use them (for her practice), and must change nothing in ours.
-OWN_PRACTICE_ACTIONS = {("UsersState", "add_user", "other_admin")}
+OWN_PRACTICE_ACTIONS = {("UsersState", "add_user", "other_admin"),
+                        ("PracticeState", "save_settings", "other_admin")}
 # Supervisor screens' forms that take a month or a team member, never a patient: whoever
 # may open the screen may use them on her own practice (a member outside her team falls
 # back to the practice-wide figures, which name no patient).

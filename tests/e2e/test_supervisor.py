@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -129,3 +130,27 @@ def test_supervisor_screens_on_a_phone(demo_app: DemoApp, phone: Page) -> None:
         phone.wait_for_timeout(1500)  # let the screen's data arrive before the picture
         _shot(phone, heading.lower().replace(" ", "-"), "phone")
     expect(phone.get_by_role("button", name="Run the checks")).to_be_visible()
+
+
+def test_admin_moves_a_patient_to_another_care_manager(demo_app: DemoApp, laptop: Page
+                                                       ) -> None:
+    with sqlite3.connect(f"file:{demo_app.database}?mode=ro", uri=True) as db:
+        mrn, owner = db.execute("select mrn, care_manager_id from patient where "
+                                "care_manager_id is not null order by mrn limit 1").fetchone()
+        target_id, target = db.execute(
+            "select id, name from app_user where role = 'care_manager' and active and id != ? "
+            "order by name limit 1", (owner,)).fetchone()
+    _sign_in(laptop, demo_app, "admin")
+    _open(laptop, "Practice", "Practice")
+    expect(laptop.get_by_label("Time zone (months and reminders follow it)")).to_have_value(
+        "America/Chicago", timeout=WAIT)
+    laptop.get_by_label("MRNs (one per line, or separated by commas)").fill(mrn)
+    laptop.get_by_label("New care manager").select_option(label=target)
+    laptop.get_by_role("button", name="Move patients").click()
+    expect(laptop.get_by_role("status").filter(has_text="1 patient(s) moved")).to_be_visible(
+        timeout=WAIT)
+    _shot(laptop, "practice", "laptop")
+    with sqlite3.connect(f"file:{demo_app.database}?mode=ro", uri=True) as db:
+        (now_owner,) = db.execute("select care_manager_id from patient where mrn = ?",
+                                  (mrn,)).fetchone()
+    assert now_owner == target_id

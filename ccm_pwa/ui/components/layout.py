@@ -42,6 +42,7 @@ def navigation() -> rx.Component:
         rx.cond(overseer, _nav_link("Month close", "/months")),
         rx.cond(overseer, _nav_link("Audit log", "/audit")),
         rx.cond(AuthState.user_role == "admin", _nav_link("Users", "/admin/users")),
+        rx.cond(AuthState.user_role == "admin", _nav_link("Practice", "/admin/practice")),
         rx.cond(AuthState.user_role == "admin", _nav_link("Status", "/status")),
         _nav_link("My account", "/account"),
         spacing="4", wrap="wrap", as_="nav", aria_label="Main",

@@ -3,6 +3,7 @@
 from ccm_pwa.ui.pages import (
     account,
     account_setup,
+    admin_practice,
     admin_users,
     audit_log,
     care_plan,
@@ -16,5 +17,6 @@ from ccm_pwa.ui.pages import (
     today,
 )
 
-__all__ = ["account", "account_setup", "admin_users", "audit_log", "care_plan", "login",
-           "month_close", "patient", "program", "review", "status", "team", "today"]
+__all__ = ["account", "account_setup", "admin_practice", "admin_users", "audit_log",
+           "care_plan", "login", "month_close", "patient", "program", "review", "status",
+           "team", "today"]
