@@ -74,12 +74,21 @@ export async function clientInfo() {
 // queueing its entry happen together, so a crash cannot record a call twice).
 export async function enqueue(name, args, alongside) {
   refused = false;
-  const info = await clientInfo();
-  const mutation = { id: info.next, name, args, occurred_at: new Date().toISOString(), queued_at: Date.now() };
-  await transact(["kv", "outbox"], "readwrite", (kv, outbox) => {
-    outbox.put(mutation);
-    kv.put({ ...info, next: info.next + 1 }, "client");
-    if (alongside) alongside(kv);
+  await clientInfo();
+  const occurred = new Date().toISOString();
+  // The counter is read and advanced in the same transaction that stores the mutation, so
+  // two changes made at the same moment (two taps, two tabs) never share an id.
+  const mutation = await transact(["kv", "outbox"], "readwrite", (kv, outbox) => {
+    const made = {};
+    const read = kv.get("client");
+    read.onsuccess = () => {
+      const info = read.result;
+      Object.assign(made, { id: info.next, name, args, occurred_at: occurred, queued_at: Date.now() });
+      outbox.put(made);
+      kv.put({ ...info, next: info.next + 1 }, "client");
+      if (alongside) alongside(kv);
+    };
+    return made;
   });
   await publishStatus();
   requestSync();

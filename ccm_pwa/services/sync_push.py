@@ -158,6 +158,10 @@ def push(*, session: Session, user: User, batch: Batch, now: datetime) -> dict[s
 def _push_once(session: Session, user: User, batch: Batch, now: datetime) -> dict[str, Any]:
     client = claim_client(session=session, client_id=batch.client_id, user=user, now=now,
                           schema_version=batch.schema_version)
+    # One person's pushes from several phones are serialised: the overlap check below reads
+    # her entries and then inserts, which under READ COMMITTED would let two phones each
+    # accept one of two overlapping calls. (SQLite serialises writers anyway.)
+    session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
     skew = None
     if batch.client_time is not None:
         skew = (batch.client_time - now).total_seconds()
