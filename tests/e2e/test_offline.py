@@ -44,8 +44,24 @@ def _worklist_ready(page: Page) -> Locator:
     """The worklist from the phone's store, with the service worker in control."""
     worklist = page.get_by_role("list", name="Worklist")
     expect(worklist.get_by_role("listitem").first).to_be_visible(timeout=WAIT)
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=WAIT)
+    wait_for_service_worker(page)
     return worklist
+
+
+def wait_for_service_worker(page: Page) -> None:
+    """The worker installs the whole build (~1.9 MB) before it takes over: slow on a busy
+    machine. On a timeout, say what state the registration is in."""
+    try:
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null",
+                               timeout=90_000)
+    except Exception:
+        state = page.evaluate("""async () => {
+            const r = await navigator.serviceWorker.getRegistration();
+            return r ? {installing: r.installing && r.installing.state,
+                        waiting: r.waiting && r.waiting.state,
+                        active: r.active && r.active.state} : null;
+        }""")
+        raise AssertionError(f"service worker never took control: {state}") from None
 
 
 def _db(demo_app: DemoApp) -> sqlite3.Connection:
@@ -211,7 +227,7 @@ def test_installable_with_no_manifest_errors(demo_app: DemoApp, playwright_insta
     try:
         page = context.new_page()
         page.goto(demo_app.url + "login")
-        page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=WAIT)
+        wait_for_service_worker(page)
         cdp = context.new_cdp_session(page)
         manifest = cdp.send("Page.getAppManifest")
         assert manifest.get("errors") == [], manifest.get("errors")
@@ -224,7 +240,7 @@ def test_service_worker_never_caches_the_api(demo_app: DemoApp, browser: Browser
     context = browser.new_context()
     page = context.new_page()
     page.goto(demo_app.url + "login")
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=WAIT)
+    wait_for_service_worker(page)
     page.evaluate("fetch('/api/v1/health')")
     cached = page.evaluate("""async () => {
         const urls = [];
