@@ -17,8 +17,13 @@ BUILD = Path(__file__).resolve().parent.parent / ".web" / "build" / "client"
 # Prerendered routes: their HTML names what they load. Dynamic routes are served by the SPA
 # fallback plus their route module and its imports (from React Router's manifest).
 ROUTES = {"/ (Today)": "index.html", "/login": "login/index.html",
-          "/admin/users": "admin/users/index.html", "/audit": "audit/index.html"}
-DYNAMIC = {"/patients/[id]": "patients/:patient_id",
+          "/account": "account/index.html",
+          "/team": "team/index.html", "/program": "program/index.html",
+          "/review": "review/index.html", "/months": "months/index.html",
+          "/admin/users": "admin/users/index.html", "/admin/practice": "admin/practice/index.html",
+          "/audit": "audit/index.html"}
+DYNAMIC = {"/team/[member]": "team/:care_manager_id",
+           "/patients/[id]": "patients/:patient_id",
            "/patients/[id]/care-plan": "patients/:patient_id/care-plan"}
 ASSET = re.compile(r'(?:href|src)="(/assets/[^"]+\.(?:js|css))"')
 
