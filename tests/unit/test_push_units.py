@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -116,8 +117,14 @@ def test_reminder_loop_can_be_switched_off_and_survives_errors(
 
     from ccm_pwa.push import scheduler
 
+    def run(coroutine_factory) -> None:
+        # In its own thread: after the browser tests, Playwright's event loop still runs in
+        # this one, and asyncio.run() refuses to start inside it.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(lambda: asyncio.run(coroutine_factory())).result()
+
     monkeypatch.setenv("CCM_REMINDERS", "off")
-    asyncio.run(asyncio.wait_for(scheduler.reminder_loop(), 1))  # returns at once
+    run(lambda: asyncio.wait_for(scheduler.reminder_loop(), 1))  # returns at once
     monkeypatch.setenv("CCM_REMINDERS", "on")
     calls: list[datetime] = []
 
@@ -133,5 +140,5 @@ def test_reminder_loop_can_be_switched_off_and_survives_errors(
         assert not task.done()  # an error in a run never ends the loop (nor the app)
         task.cancel()
 
-    asyncio.run(main())
+    run(main)
     assert len(calls) >= 2
