@@ -19,7 +19,14 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CCM_CHROMIUM", "/usr/bin/chromium")
@@ -103,6 +110,26 @@ class DemoApp:
 
 
 _used_steps: dict[str, int] = {}
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def sign_in(page: Page, app: DemoApp, role: str, index: int = 0) -> str:
+    """Sign a demo user in through the sign-in screen; returns the email. Lands on Today."""
+    login = app.login(role, index=index)
+    page.goto(app.url + "login")
+    page.get_by_label("Email").fill(login.email)
+    page.get_by_label("Password").fill(login.password)
+    page.get_by_label("Code from your authenticator app").fill(fresh_code(login.secret))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Today", exact=True)).to_be_visible(timeout=30_000)
+    return login.email
+
+
+def shot(page: Page, name: str) -> None:
+    """A full-page screenshot for review in tests/artifacts/, named after the device."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    device = "iphone" if page.viewport_size and page.viewport_size["width"] < 400 else "pixel"
+    page.screenshot(path=str(ARTIFACTS / f"{name}-{device}.png"), full_page=True)
 
 
 def fresh_code(secret: str) -> str:

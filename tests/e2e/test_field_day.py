@@ -7,31 +7,13 @@ Screenshots of each screen go to tests/artifacts/ for a reviewer to look at.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import DemoApp, fresh_code
+from tests.e2e.conftest import DemoApp, shot, sign_in
 
 pytestmark = pytest.mark.e2e
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-
-
-def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    device = "iphone" if page.viewport_size and page.viewport_size["width"] < 400 else "pixel"
-    page.screenshot(path=str(ARTIFACTS / f"{name}-{device}.png"), full_page=True)
-
-
-def _sign_in(page: Page, demo_app: DemoApp, index: int) -> None:
-    login = demo_app.login("care_manager", index=index)
-    page.goto(demo_app.url + "login")
-    page.get_by_label("Email").fill(login.email)
-    page.get_by_label("Password").fill(login.password)
-    page.get_by_label("Code from your authenticator app").fill(fresh_code(login.secret))
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Today", exact=True)).to_be_visible(timeout=20_000)
 
 
 def _person(page: Page, pixel: int, iphone: int) -> int:
@@ -47,10 +29,10 @@ def _minutes(text: str) -> int:
 
 def test_timed_call_survives_a_reload_and_counts(demo_app: DemoApp, phone: Page) -> None:
     phone.clock.install()
-    _sign_in(phone, demo_app, index=_person(phone, pixel=2, iphone=3))
+    sign_in(phone, demo_app, "care_manager", index=_person(phone, pixel=2, iphone=3))
     worklist = phone.get_by_role("list", name="Worklist")
     expect(worklist.get_by_role("progressbar").first).to_be_visible(timeout=20_000)
-    _shot(phone, "today")
+    shot(phone, "today")
     first = worklist.get_by_role("listitem").first
     name = first.get_by_role("heading").inner_text()
     first.get_by_role("button", name=f"Start call timer for {name}").click()
@@ -63,7 +45,7 @@ def test_timed_call_survives_a_reload_and_counts(demo_app: DemoApp, phone: Page)
     phone.clock.fast_forward("11:30")
     expect(phone.get_by_role("timer", name="Elapsed time")).to_have_text(
         re.compile(r"00:2[1-2]:\d\d"))
-    _shot(phone, "timer-running")
+    shot(phone, "timer-running")
 
     phone.get_by_role("link", name=name).click()
     expect(phone.get_by_role("heading", name=name, level=1)).to_be_visible(timeout=20_000)
@@ -73,7 +55,7 @@ def test_timed_call_survives_a_reload_and_counts(demo_app: DemoApp, phone: Page)
     expect(form).to_be_visible()
     form.get_by_label("Activity").select_option("medication_reconciliation")
     form.get_by_label("Note").fill("Reviewed new furosemide dose; weights stable.")
-    _shot(phone, "stop-form")
+    shot(phone, "stop-form")
     form.get_by_role("button", name="Save time").click()
     expect(phone.get_by_role("status").filter(has_text="Saved 21 min")).to_be_visible()
     expect(phone.get_by_text("Not saved")).to_have_count(0)
@@ -84,11 +66,11 @@ def test_timed_call_survives_a_reload_and_counts(demo_app: DemoApp, phone: Page)
     assert after >= before + 21
     expect(phone.get_by_role("list", name="Time entries")).to_contain_text(
         "Medication reconciliation")
-    _shot(phone, "patient")
+    shot(phone, "patient")
 
 
 def test_care_plan_edit_makes_a_new_version(demo_app: DemoApp, phone: Page) -> None:
-    _sign_in(phone, demo_app, index=_person(phone, pixel=4, iphone=1))
+    sign_in(phone, demo_app, "care_manager", index=_person(phone, pixel=4, iphone=1))
     worklist = phone.get_by_role("list", name="Worklist")
     expect(worklist.get_by_role("listitem").first).to_be_visible(timeout=20_000)
     worklist.get_by_role("listitem").first.get_by_role("heading").click()
@@ -102,11 +84,11 @@ def test_care_plan_edit_makes_a_new_version(demo_app: DemoApp, phone: Page) -> N
     history = phone.get_by_role("list", name="Version history")
     expect(history).to_contain_text(new_text, timeout=20_000)
     expect(phone.get_by_text(re.compile(r"Version [2-9] ·")).first).to_be_visible()
-    _shot(phone, "care-plan")
+    shot(phone, "care-plan")
 
 
 def test_enroll_a_patient_with_consent(demo_app: DemoApp, phone: Page) -> None:
-    _sign_in(phone, demo_app, index=_person(phone, pixel=0, iphone=1))
+    sign_in(phone, demo_app, "care_manager", index=_person(phone, pixel=0, iphone=1))
     phone.get_by_text(re.compile(r"Not enrolled yet \(\d+\)")).click()
     waiting = phone.get_by_role("list", name="Not enrolled yet").get_by_role("listitem")
     eligible = waiting.filter(has_text="Eligible:").first
@@ -125,7 +107,7 @@ def test_enroll_a_patient_with_consent(demo_app: DemoApp, phone: Page) -> None:
     expect(phone.get_by_role("status").filter(has_text="All four disclosures")).to_be_visible()
     phone.get_by_label(
         "That they may stop at any time, effective at the end of the month").check()
-    _shot(phone, "enroll")
+    shot(phone, "enroll")
     enroll.click()
     expect(phone.get_by_role("status").filter(
         has_text="Consent recorded and patient enrolled")).to_be_visible(timeout=20_000)
@@ -136,7 +118,7 @@ def test_enroll_a_patient_with_consent(demo_app: DemoApp, phone: Page) -> None:
 
 def test_field_screens_fit_a_360_px_phone(demo_app: DemoApp, phone: Page) -> None:
     """No sideways scrolling on a small phone, and every control is big enough to hit."""
-    _sign_in(phone, demo_app, index=_person(phone, pixel=2, iphone=3))
+    sign_in(phone, demo_app, "care_manager", index=_person(phone, pixel=2, iphone=3))
     phone.set_viewport_size({"width": 360, "height": 740})
     worklist = phone.get_by_role("list", name="Worklist")
     expect(worklist.get_by_role("listitem").first).to_be_visible(timeout=20_000)
@@ -151,4 +133,4 @@ def test_field_screens_fit_a_360_px_phone(demo_app: DemoApp, phone: Page) -> Non
         timeout=20_000)
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     phone.emulate_media(color_scheme="dark")
-    _shot(phone, "patient-dark-360")
+    shot(phone, "patient-dark-360")

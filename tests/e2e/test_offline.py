@@ -16,28 +16,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, DemoApp, fresh_code
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, DemoApp, shot, sign_in
 
 pytestmark = pytest.mark.e2e
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 WAIT = 20_000
-
-
-def _shot(page: Page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    device = "iphone" if page.viewport_size and page.viewport_size["width"] < 400 else "pixel"
-    page.screenshot(path=str(ARTIFACTS / f"{name}-{device}.png"), full_page=True)
-
-
-def _sign_in(page: Page, demo_app: DemoApp, index: int) -> str:
-    login = demo_app.login("care_manager", index=index)
-    page.goto(demo_app.url + "login")
-    page.get_by_label("Email").fill(login.email)
-    page.get_by_label("Password").fill(login.password)
-    page.get_by_label("Code from your authenticator app").fill(fresh_code(login.secret))
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Today", exact=True)).to_be_visible(timeout=WAIT)
-    return login.email
 
 
 def _worklist_ready(page: Page) -> Locator:
@@ -143,7 +125,7 @@ def _assert_synced_once(page: Page, demo_app: DemoApp, email: str, patient_id: s
 def test_offline_day_reaches_the_server_exactly_once(demo_app: DemoApp, phone: Page) -> None:
     phone.clock.install()
     is_iphone = bool(phone.viewport_size and phone.viewport_size["width"] < 400)
-    email = _sign_in(phone, demo_app, index=5 if is_iphone else 4)
+    email = sign_in(phone, demo_app, "care_manager", index=5 if is_iphone else 4)
     worklist = _worklist_ready(phone)
     _, patient_id, _ = _first_patient(worklist)
     before = _entries(demo_app, patient_id, email)
@@ -155,12 +137,12 @@ def test_offline_day_reaches_the_server_exactly_once(demo_app: DemoApp, phone: P
     phone.reload()
     expect(worklist.get_by_role("listitem").first).to_be_visible(timeout=WAIT)
     expect(phone.get_by_role("status").filter(has_text=re.compile(r"^Offline —"))).to_be_visible()
-    _shot(phone, "offline-today")
+    shot(phone, "offline-today")
     text = f"Walk 20 min daily; call if glucose < 70 ({phone.viewport_size})"
     name, _ = _timed_call_and_plan_edit(phone, worklist, text)
     phone.reload()  # a deep link, cold, with no network: the SPA shell and the phone's store
     expect(phone.get_by_text("Saved on this phone · waiting to sync")).to_be_visible(timeout=WAIT)
-    _shot(phone, "offline-care-plan")
+    shot(phone, "offline-care-plan")
     phone.clock.fast_forward("25:00:00")  # a day later, still no signal
     expect(phone.get_by_role("alert").filter(has_text="have not reached the server yet")
            ).to_be_visible(timeout=WAIT)
@@ -182,7 +164,7 @@ def test_backend_down_then_a_new_build_loses_nothing(demo_app: DemoApp, phone: P
     while the changes wait; the phone sends them and offers the update instead of
     reloading by surprise."""
     phone.clock.install()
-    email = _sign_in(phone, demo_app, index=6)
+    email = sign_in(phone, demo_app, "care_manager", index=6)
     worklist = _worklist_ready(phone)
     _, patient_id, _ = _first_patient(worklist)
     before = _entries(demo_app, patient_id, email)
@@ -203,7 +185,7 @@ def test_backend_down_then_a_new_build_loses_nothing(demo_app: DemoApp, phone: P
     _assert_synced_once(phone, demo_app, email, patient_id, before, version_before, text)
     update = phone.get_by_role("button", name="Update now")
     expect(update).to_be_visible(timeout=WAIT)
-    _shot(phone, "update-available")
+    shot(phone, "update-available")
     with phone.expect_navigation(timeout=WAIT):  # the care manager's choice, not a surprise
         update.click()
     expect(phone.get_by_role("heading", name="Today", exact=True)).to_be_visible(timeout=WAIT)
@@ -257,7 +239,7 @@ def test_service_worker_never_caches_the_api(demo_app: DemoApp, browser: Browser
 @pytest.mark.parametrize("phone", ["Pixel 7"], indirect=True)
 def test_sign_out_with_unsent_changes_asks_and_audits_the_discard(demo_app: DemoApp,
                                                                    phone: Page) -> None:
-    email = _sign_in(phone, demo_app, index=3)
+    email = sign_in(phone, demo_app, "care_manager", index=3)
     worklist = _worklist_ready(phone)
     name, patient_id, _ = _first_patient(worklist)
     phone.route("**/api/v1/sync/push", lambda route: route.abort())  # the server never gets it

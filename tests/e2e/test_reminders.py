@@ -19,7 +19,7 @@ import sqlite3
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import DemoApp, fresh_code
+from tests.e2e.conftest import DemoApp, sign_in
 from tests.support.push_service import PushService
 
 pytestmark = pytest.mark.e2e
@@ -36,13 +36,7 @@ STUB = """(() => {
 
 @pytest.mark.parametrize("phone", ["Pixel 7"], indirect=True)
 def test_enable_test_and_turn_off_reminders(demo_app: DemoApp, phone: Page) -> None:
-    login = demo_app.login("care_manager", index=2)
-    phone.goto(demo_app.url + "login")
-    phone.get_by_label("Email").fill(login.email)
-    phone.get_by_label("Password").fill(login.password)
-    phone.get_by_label("Code from your authenticator app").fill(fresh_code(login.secret))
-    phone.get_by_role("button", name="Sign in").click()
-    expect(phone.get_by_role("heading", name="Today", exact=True)).to_be_visible(timeout=WAIT)
+    email = sign_in(phone, demo_app, "care_manager", index=2)
     key = phone.request.get(demo_app.url + "api/v1/push/key").json()["public_key"]
 
     with PushService(key) as service:
@@ -59,7 +53,7 @@ def test_enable_test_and_turn_off_reminders(demo_app: DemoApp, phone: Page) -> N
         with sqlite3.connect(f"file:{demo_app.database}?mode=ro", uri=True) as db:
             stored = db.execute(
                 "select s.endpoint from push_subscription s join app_user u on u.id = "
-                "s.user_id where u.email = ?", (login.email,)).fetchall()
+                "s.user_id where u.email = ?", (email,)).fetchall()
         assert stored == [(browser_side.endpoint,)]
 
         phone.get_by_role("button", name="Send a test reminder").click()

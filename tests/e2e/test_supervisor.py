@@ -10,28 +10,16 @@ import io
 import re
 import sqlite3
 import zipfile
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import DemoApp, fresh_code
+from tests.e2e.conftest import ARTIFACTS, DemoApp, sign_in
 
 pytestmark = pytest.mark.e2e
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 WAIT = 30_000
 SCREENS = [("Team", "Team today"), ("Program", "Program month"),
            ("Review", "Review queue"), ("Month close", "Month close")]
-
-
-def _sign_in(page: Page, demo_app: DemoApp, role: str, index: int = 0) -> None:
-    login = demo_app.login(role, index=index)
-    page.goto(demo_app.url + "login")
-    page.get_by_label("Email").fill(login.email)
-    page.get_by_label("Password").fill(login.password)
-    page.get_by_label("Code from your authenticator app").fill(fresh_code(login.secret))
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Today", exact=True)).to_be_visible(timeout=WAIT)
 
 
 @pytest.fixture
@@ -54,7 +42,7 @@ def _open(page: Page, link: str, heading: str) -> None:
 def test_supervisor_reviews_and_closes_last_month(demo_app: DemoApp, laptop: Page,
                                                   browser: Browser) -> None:
     page = laptop
-    _sign_in(page, demo_app, "supervisor")
+    sign_in(page, demo_app, "supervisor")
     _open(page, "Team", "Team today")
     team = page.get_by_role("list", name="Team")
     expect(team.get_by_role("listitem").first).to_contain_text("enrolled", timeout=WAIT)
@@ -108,7 +96,7 @@ def test_supervisor_reviews_and_closes_last_month(demo_app: DemoApp, laptop: Pag
     context = browser.new_context(viewport={"width": 412, "height": 915}, is_mobile=True,
                                   has_touch=True)
     phone = context.new_page()
-    _sign_in(phone, demo_app, "care_manager", index=2)
+    sign_in(phone, demo_app, "care_manager", index=2)
     worklist = phone.get_by_role("list", name="Worklist")
     expect(worklist.get_by_role("listitem").first).to_be_visible(timeout=WAIT)
     worklist.get_by_role("listitem").first.get_by_role("heading").click()
@@ -124,7 +112,7 @@ def test_supervisor_reviews_and_closes_last_month(demo_app: DemoApp, laptop: Pag
 
 @pytest.mark.parametrize("phone", ["Pixel 7"], indirect=True)
 def test_supervisor_screens_on_a_phone(demo_app: DemoApp, phone: Page) -> None:
-    _sign_in(phone, demo_app, "supervisor")
+    sign_in(phone, demo_app, "supervisor")
     for link, heading in SCREENS:
         _open(phone, link, heading)
         phone.wait_for_timeout(1500)  # let the screen's data arrive before the picture
@@ -140,7 +128,7 @@ def test_admin_moves_a_patient_to_another_care_manager(demo_app: DemoApp, laptop
         target_id, target = db.execute(
             "select id, name from app_user where role = 'care_manager' and active and id != ? "
             "order by name limit 1", (owner,)).fetchone()
-    _sign_in(laptop, demo_app, "admin")
+    sign_in(laptop, demo_app, "admin")
     _open(laptop, "Practice", "Practice")
     expect(laptop.get_by_label("Time zone (months and reminders follow it)")).to_have_value(
         "America/Chicago", timeout=WAIT)
