@@ -67,6 +67,9 @@ self.addEventListener("activate", (event) => {
 
 self.addEventListener("message", (event) => {
   if (event.data && event.data.type === "SKIP_WAITING") self.skipWaiting();
+  // A page that loaded while this worker was activating (e.g. the redirect after the
+  // sign-in form's POST) can miss the claim in "activate"; it asks, and is taken over.
+  if (event.data && event.data.type === "CLAIM") event.waitUntil(self.clients.claim());
   if (event.data && event.data.type === "VERSION" && event.ports[0]) {
     event.ports[0].postMessage({ version: self.__PRECACHE_VERSION, files: self.__PRECACHE_MANIFEST.length });
   }

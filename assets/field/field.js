@@ -560,6 +560,9 @@ async function watchForUpdates() {
   if (!("serviceWorker" in navigator)) return;
   const registration = await navigator.serviceWorker.getRegistration();
   if (!registration) return;
+  // Not controlled although a worker is active: ask it to take this page over, or a
+  // reload with no signal would not open.
+  if (!navigator.serviceWorker.controller && registration.active) registration.active.postMessage({ type: "CLAIM" });
   const offer = () => {
     if (registration.waiting && navigator.serviceWorker.controller) setState("update", "yes");
   };
