@@ -38,9 +38,13 @@ class Settings:
     data_dir: Path = field(default_factory=lambda: Path(_env("CCM_DATA_DIR") or DEFAULT_DATA_DIR))
     database_url: str = ""
     redis_url: str | None = None
+    # Backend worker processes; None = Reflex's choice (1 without Redis, 2×CPUs+1 with it).
+    workers: int | None = None
     session_idle_minutes: int = 15
     session_absolute_hours: int = 12
     public_url: str | None = None
+    # Proxies whose X-Forwarded-Proto/-For are believed (comma-separated addresses/networks).
+    trusted_proxies: str = "127.0.0.1,::1"
     reports_api_token: str | None = None
     # Web Push (docs/push.md): the reminder job, its VAPID identity and the sender's limits.
     reminders_enabled: bool = True
@@ -62,9 +66,11 @@ def load_settings() -> Settings:
         data_dir=data_dir,
         database_url=normalize_database_url(url),
         redis_url=_env("CCM_REDIS_URL") or _env("REDIS_URL"),
+        workers=_workers(_env("CCM_WORKERS")),
         session_idle_minutes=int(_env("CCM_SESSION_IDLE_MINUTES", "15") or 15),
         session_absolute_hours=int(_env("CCM_SESSION_ABSOLUTE_HOURS", "12") or 12),
         public_url=_env("CCM_PUBLIC_URL"),
+        trusted_proxies=os.environ.get("CCM_TRUSTED_PROXIES", "127.0.0.1,::1"),
         reports_api_token=_env("CCM_REPORTS_API_TOKEN"),
         reminders_enabled=_flag(_env("CCM_REMINDERS", "on")),
         vapid_private_key=_env("CCM_VAPID_PRIVATE_KEY"),
@@ -72,6 +78,18 @@ def load_settings() -> Settings:
         push_timeout_seconds=float(_env("CCM_PUSH_TIMEOUT", "10") or 10),
         push_allow_loopback=_flag(_env("CCM_PUSH_ALLOW_LOOPBACK", "off")),
     )
+
+
+def _workers(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        workers = int(value)
+    except ValueError:
+        raise ValueError(f"CCM_WORKERS must be a whole number, got {value!r}") from None
+    if workers < 1:
+        raise ValueError(f"CCM_WORKERS must be at least 1, got {workers}")
+    return workers
 
 
 def _flag(value: str | None) -> bool:

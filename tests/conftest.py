@@ -1,8 +1,11 @@
 """Shared fixtures: a migrated database per backend, emptied after every test.
 
-Every test that takes `db_url` or `session` runs once on SQLite and once on PostgreSQL.
-When no PostgreSQL answers at 127.0.0.1:5432 the PostgreSQL run is skipped with a reason
-(pytest's -ra summary lists it), and the closing summary says which backends ran.
+Every test that takes `db_url` or `session` runs once on SQLite and once on PostgreSQL;
+the browser tests run against the app on SQLite with on-disk state (one worker) and on
+PostgreSQL with Redis state (two workers). When no PostgreSQL answers at 127.0.0.1:5432 (or
+no Redis at 127.0.0.1:6379) those runs are skipped with a reason (pytest's -ra summary lists
+it) — unless `CCM_REQUIRE_BACKENDS` names them (CI sets it), where a missing server fails
+the run. The closing summary says which backends ran.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,11 +27,38 @@ from ccm_pwa.migrations import upgrade
 POSTGRES_ADMIN_URL = os.environ.get(
     "CCM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+REDIS_TEST_URL = os.environ.get("CCM_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 BACKENDS = ["sqlite", "postgresql"]
 _backends_used: dict[str, str] = {}
+_REQUIRED = {name.strip() for name in os.environ.get("CCM_REQUIRE_BACKENDS", "").split(",")
+             if name.strip()}
 
 
-def _postgres_unavailable_reason() -> str | None:
+def note_backend(name: str, status: str) -> None:
+    """Record what happened to a backend, for the closing summary."""
+    if status == "ran" or name not in _backends_used:
+        _backends_used[name] = status
+
+
+def unavailable(backend: str, reason: str) -> None:
+    """Skip (a laptop without the server) — or fail, when the run requires this backend."""
+    note_backend(backend, f"skipped ({reason})")
+    if backend in _REQUIRED:
+        pytest.fail(f"{backend} is required (CCM_REQUIRE_BACKENDS) but {reason}")
+    pytest.skip(reason)
+
+
+def redis_unavailable_reason(url: str = REDIS_TEST_URL) -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
+    except (redis.RedisError, OSError) as exc:
+        return f"Redis not reachable at {url}: {type(exc).__name__}"
+    return None
+
+
+def postgres_unavailable_reason() -> str | None:
     try:
         engine = sa.create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
         with engine.connect() as connection:
@@ -41,20 +72,28 @@ def _postgres_unavailable_reason() -> str | None:
 @pytest.fixture(scope="session")
 def postgresql_url() -> Iterator[str]:
     """A fresh database on the local PostgreSQL server, dropped at the end of the run."""
-    reason = _postgres_unavailable_reason()
+    reason = postgres_unavailable_reason()
     if reason:
-        _backends_used.setdefault("postgresql", f"skipped ({reason})")
-        pytest.skip(reason)
+        unavailable("postgresql", reason)
+    with throwaway_postgres_database() as url:
+        yield url
+
+
+@contextmanager
+def throwaway_postgres_database() -> Iterator[str]:
+    """A new, empty database on the local server; dropped (connections and all) after."""
     name = f"ccm_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False)
-    yield url
-    get_engine(url).dispose()
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield url
+    finally:
+        get_engine(url).dispose()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +112,7 @@ def db_url(request: pytest.FixtureRequest) -> Iterator[str]:
     if backend not in _migrated:
         upgrade(url)
         _migrated.add(backend)
-    _backends_used[backend] = "ran"
+    note_backend(backend, "ran")
     yield url
     empty_database(url)
 
@@ -108,3 +147,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("database backends")
     for backend in BACKENDS:
         terminalreporter.write_line(f"{backend}: {_backends_used.get(backend, 'not used')}")
+    for name, status in _backends_used.items():
+        if name not in BACKENDS:
+            terminalreporter.write_line(f"{name}: {status}")

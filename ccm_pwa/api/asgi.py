@@ -5,6 +5,7 @@ tests, and tools that need no pages, run it under any ASGI server.
 """
 
 from ccm_pwa.api.main import api
+from ccm_pwa.api.proxy_headers import with_proxy_headers
 from ccm_pwa.api.security_headers import with_security_headers
 
-application = with_security_headers(api)
+application = with_proxy_headers(with_security_headers(api))

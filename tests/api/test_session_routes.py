@@ -168,3 +168,13 @@ def test_password_change_signs_out_other_devices(api_server: ApiServer,
     assert httpx.get(f"{api_server.url}/api/v1/session", cookies=new_cookie).status_code == 401
     assert httpx.get(f"{api_server.url}/api/v1/session",
                      cookies={"ccm_session": again.cookies["ccm_session"]}).status_code == 401
+
+
+def test_behind_the_tls_proxy_responses_carry_hsts(api_server: ApiServer) -> None:
+    """The app listens on loopback behind nginx/Caddy: the proxy's X-Forwarded-Proto makes
+    the request https (HSTS, Secure cookies); without it nothing claims https."""
+    behind = httpx.get(f"{api_server.url}/api/v1/health",
+                       headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.9"})
+    assert behind.headers["strict-transport-security"].startswith("max-age=31536000")
+    plain = httpx.get(f"{api_server.url}/api/v1/health")
+    assert "strict-transport-security" not in plain.headers

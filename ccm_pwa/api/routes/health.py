@@ -1,4 +1,4 @@
-"""GET /api/v1/health: is the database reachable and migrated (for monitoring)."""
+"""GET /api/v1/health: database reachable and migrated, Redis reachable (for monitoring)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health")
 def read_health() -> JSONResponse:
-    """Report database reachability and schema revision; 503 when not ready."""
+    """Database, schema and Redis state; 503 when this worker cannot serve."""
     report = check_health()
     return JSONResponse(report.as_dict(), status_code=200 if report.ok else 503,
                         headers={"Cache-Control": "no-store"})

@@ -1,4 +1,4 @@
-"""Installation status page: proves the app, its database and its schema are up."""
+"""Installation status page: proves the app, its database, schema and Redis are up."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class StatusState(AuthState):
 
     database: str = "checking…"
     schema_revision: str = ""
+    screen_state: str = ""
     practices: list[dict[str, str]] = []
     checked_at: str = ""
 
@@ -32,6 +33,8 @@ class StatusState(AuthState):
         health = check_health()
         self.database = "Connected" if health.ok else f"Not ready ({health.database})"
         self.schema_revision = health.schema_revision or "none"
+        self.screen_state = ("on this server (one worker)" if health.redis == "not configured"
+                             else f"Redis: {health.redis}")
         now = datetime.now(UTC)
         self.checked_at = now.strftime("%Y-%m-%d %H:%M UTC")
         if not health.ok:
@@ -80,6 +83,8 @@ def status_page() -> rx.Component:
                                                          aria_label="Database status")),
                     rx.data_list.item(rx.data_list.label("Schema revision"),
                                       rx.data_list.value(StatusState.schema_revision)),
+                    rx.data_list.item(rx.data_list.label("Screen state"),
+                                      rx.data_list.value(StatusState.screen_state)),
                     rx.data_list.item(rx.data_list.label("Checked"),
                                       rx.data_list.value(StatusState.checked_at)),
                     orientation="horizontal", size="3",
