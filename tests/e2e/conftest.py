@@ -1,5 +1,9 @@
 """A served app (production build) on a free loopback port, and a phone-sized browser.
 
+Every browser test runs against two deployments of the same app:
+- `sqlite-disk`: the embedded default, SQLite and Reflex's on-disk state, one worker;
+- `postgresql-redis`: the scaled one, PostgreSQL and Reflex's Redis state manager with two
+  workers, so events from one page may land on either worker.
 The server runs in its own process group with its own data directory; the fixture stops
 exactly that group. Chromium is Debian's (/usr/bin/chromium); Playwright never downloads one.
 """
@@ -12,13 +16,17 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyotp
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -26,6 +34,15 @@ from playwright.sync_api import (
     Playwright,
     expect,
     sync_playwright,
+)
+
+from tests.conftest import (
+    REDIS_TEST_URL,
+    note_backend,
+    postgres_unavailable_reason,
+    redis_unavailable_reason,
+    throwaway_postgres_database,
+    unavailable,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,14 +94,32 @@ class DemoApp:
     logins: tuple[DemoLogin, ...]
     data_dir: Path
     port: int
+    deployment: str = "sqlite-disk"
     process: subprocess.Popen | None = None
 
     def login(self, role: str, index: int = 0) -> DemoLogin:
         return [login for login in self.logins if login.role == role][index]
 
     @property
-    def database(self) -> Path:
-        return self.data_dir / "ccm.db"
+    def database_url(self) -> str:
+        return self.env.get("CCM_DATABASE_URL") or f"sqlite:///{self.data_dir / 'ccm.db'}"
+
+    def rows(self, sql: str, **params: object) -> list[tuple]:
+        """What the server stored, read straight from its database (either backend).
+
+        UUID parameters are bound as UUIDs (native on PostgreSQL, hex text on SQLite); values
+        come back as the backend gives them, so compare them with values from the same app.
+        Select JSON columns as `CAST(column AS TEXT)` to get the same text on both.
+        """
+        engine = sa.create_engine(self.database_url)
+        statement = sa.text(sql).bindparams(*(
+            sa.bindparam(name, type_=sa.Uuid) for name, value in params.items()
+            if isinstance(value, uuid.UUID)))
+        try:
+            with engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(statement, params)]
+        finally:
+            engine.dispose()
 
     def start(self, **extra_env: str) -> None:
         log = self.data_dir / "server.log"
@@ -147,23 +182,84 @@ def fresh_code(secret: str) -> str:
         time.sleep(0.5)
 
 
-@pytest.fixture(scope="session")
-def demo_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoApp]:
-    """Migrate a throw-away SQLite database, load a small demo practice, serve the app."""
-    data_dir = tmp_path_factory.mktemp("app-data")
-    env = {**os.environ, "CCM_DATA_DIR": str(data_dir), "REFLEX_TELEMETRY_ENABLED": "false",
-           "CCM_REMINDERS": "off", "CCM_PUSH_ALLOW_LOOPBACK": "on"}
-    env.pop("CCM_DATABASE_URL", None)
-    env.pop("DATABASE_URL", None)
-    env.pop("CCM_BUILD_ID", None)
+DEPLOYMENTS = {
+    "sqlite-disk": "SQLite + on-disk state, 1 worker",
+    "postgresql-redis": "PostgreSQL + Redis state, 2 workers",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`@pytest.mark.deployment("postgresql-redis")` keeps a test to that deployment only
+    (killing one of several workers means nothing on a single-worker app); the other
+    deployment's copy is deselected, not skipped."""
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("deployment")
+        callspec = getattr(item, "callspec", None)
+        if marker and callspec and callspec.params.get("demo_app") not in marker.args:
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session", params=list(DEPLOYMENTS))
+def demo_app(request: pytest.FixtureRequest,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoApp]:
+    """Migrate a throw-away database, load a small demo practice, serve the app."""
+    deployment = request.param
+    with ExitStack() as stack:
+        env = {**os.environ, "REFLEX_TELEMETRY_ENABLED": "false",
+               "CCM_REMINDERS": "off", "CCM_PUSH_ALLOW_LOOPBACK": "on"}
+        for name in ("CCM_DATABASE_URL", "DATABASE_URL", "CCM_REDIS_URL", "REDIS_URL",
+                     "CCM_BUILD_ID", "CCM_WORKERS", "CCM_PUBLIC_URL"):
+            env.pop(name, None)
+        if deployment == "postgresql-redis":
+            stack.enter_context(_required_servers(request))
+            env["CCM_DATABASE_URL"] = stack.enter_context(throwaway_postgres_database())
+            env["CCM_REDIS_URL"] = _redis_database_for_this_run()
+            env["CCM_WORKERS"] = "2"
+        app = stack.enter_context(serve_demo(tmp_path_factory, env, deployment))
+        note_backend(f"app ({DEPLOYMENTS[deployment]})", "ran")
+        yield app
+
+
+@contextmanager
+def _required_servers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """PostgreSQL and Redis must answer; each missing one is named (and fails a CI run)."""
+    for backend, reason in (("postgresql", postgres_unavailable_reason()),
+                            ("redis", redis_unavailable_reason())):
+        if reason:
+            note_backend(f"app ({DEPLOYMENTS['postgresql-redis']})", f"skipped ({reason})")
+            unavailable(backend, reason)
+    note_backend("redis", "ran")
+    yield
+
+
+def _redis_database_for_this_run() -> str:
+    """Reflex's state keys are random tokens; a database number of its own per run still
+    keeps a concurrent run's keys (another checkout, a developer's app) out of the way."""
+    server = urllib.parse.urlsplit(REDIS_TEST_URL)
+    return server._replace(path=f"/{1 + os.getpid() % 15}").geturl()
+
+
+@contextmanager
+def serve_demo(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str],
+               deployment: str) -> Iterator[DemoApp]:
+    """Load the demo practice into the configured database and serve the app on it."""
+    data_dir = tmp_path_factory.mktemp(f"app-data-{deployment}")
+    env = {**env, "CCM_DATA_DIR": str(data_dir)}
     cli = [sys.executable, "-m", "ccm_pwa.cli"]
+    subprocess.run([*cli, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     demo = subprocess.run(
         [*cli, "demo", "--patients", "60", "--care-managers", "5", "--seed", "5"],
         cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     logins = tuple(DemoLogin(*line.split()) for line in demo.stdout.splitlines()
                    if line.startswith("  "))
     port = _free_port()
-    app = DemoApp(f"http://127.0.0.1:{port}/", env, logins, data_dir, port)
+    app = DemoApp(f"http://127.0.0.1:{port}/", env, logins, data_dir, port, deployment)
     try:
         app.start()
         yield app

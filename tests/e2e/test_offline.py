@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 import uuid
 from pathlib import Path
@@ -46,25 +45,19 @@ def wait_for_service_worker(page: Page) -> None:
         raise AssertionError(f"service worker never took control: {state}") from None
 
 
-def _db(demo_app: DemoApp) -> sqlite3.Connection:
-    return sqlite3.connect(f"file:{demo_app.database}?mode=ro", uri=True)
-
-
-def _entries(demo_app: DemoApp, patient_id: str, email: str) -> list[tuple[str, int, str]]:
-    with _db(demo_app) as db:
-        return db.execute(
-            "select id, duration_seconds, source from time_entry where patient_id = ? and "
-            "performer_id = (select id from app_user where email = ?) order by received_at",
-            (uuid.UUID(patient_id).hex, email)).fetchall()
+def _entries(demo_app: DemoApp, patient_id: str, email: str) -> list[tuple]:
+    return demo_app.rows(
+        "select id, duration_seconds, source from time_entry where patient_id = :patient and "
+        "performer_id = (select id from app_user where email = :email) order by received_at",
+        patient=uuid.UUID(patient_id), email=email)
 
 
 def _plan_value(demo_app: DemoApp, patient_id: str, element: str) -> tuple[int, object]:
-    with _db(demo_app) as db:
-        row = db.execute(
-            "select r.version, r.value from care_plan_revision r join care_plan p on "
-            "p.id = r.care_plan_id where p.patient_id = ? and r.element = ? "
-            "order by r.version desc limit 1", (uuid.UUID(patient_id).hex, element)).fetchone()
-    return (row[0], json.loads(row[1])) if row else (0, None)
+    rows = demo_app.rows(
+        "select r.version, cast(r.value as text) from care_plan_revision r join care_plan p on "
+        "p.id = r.care_plan_id where p.patient_id = :patient and r.element = :element "
+        "order by r.version desc limit 1", patient=uuid.UUID(patient_id), element=element)
+    return (rows[0][0], json.loads(rows[0][1])) if rows else (0, None)
 
 
 def _first_patient(worklist: Locator) -> tuple[str, str, Locator]:
@@ -268,11 +261,9 @@ def test_sign_out_with_unsent_changes_asks_and_audits_the_discard(demo_app: Demo
     databases = phone.evaluate("async () => (await indexedDB.databases()).map(d => d.name)")
     assert "ccm-field" not in databases
     assert phone.evaluate("async () => (await caches.keys()).length") == 0
-    with _db(demo_app) as db:
-        audit = db.execute(
-            "select detail from audit_event where action = 'sync.discard' and user_id = "
-            "(select id from app_user where email = ?)", (email,)).fetchall()
-        notes = db.execute("select count(*) from note where body like 'Left a voicemail%'"
-                           ).fetchone()[0]
+    audit = demo_app.rows(
+        "select cast(detail as text) from audit_event where action = 'sync.discard' and user_id = "
+        "(select id from app_user where email = :email)", email=email)
+    ((notes,),) = demo_app.rows("select count(*) from note where body like 'Left a voicemail%'")
     assert len(audit) == 1 and notes == 0
     assert uuid.UUID(patient_id).hex in audit[0][0] or patient_id in audit[0][0]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -50,10 +49,9 @@ def test_enable_test_and_turn_off_reminders(demo_app: DemoApp, phone: Page) -> N
         expect(phone.get_by_role("status").filter(has_text="Reminders are on for this phone")
                ).to_be_visible(timeout=WAIT)
         expect(status).to_contain_text("Devices with reminders: 1")
-        with sqlite3.connect(f"file:{demo_app.database}?mode=ro", uri=True) as db:
-            stored = db.execute(
-                "select s.endpoint from push_subscription s join app_user u on u.id = "
-                "s.user_id where u.email = ?", (email,)).fetchall()
+        stored = demo_app.rows(
+            "select s.endpoint from push_subscription s join app_user u on u.id = "
+            "s.user_id where u.email = :email", email=email)
         assert stored == [(browser_side.endpoint,)]
 
         phone.get_by_role("button", name="Send a test reminder").click()

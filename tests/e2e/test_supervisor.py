@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import sqlite3
 import zipfile
 
 import pytest
@@ -122,12 +121,11 @@ def test_supervisor_screens_on_a_phone(demo_app: DemoApp, phone: Page) -> None:
 
 def test_admin_moves_a_patient_to_another_care_manager(demo_app: DemoApp, laptop: Page
                                                        ) -> None:
-    with sqlite3.connect(f"file:{demo_app.database}?mode=ro", uri=True) as db:
-        mrn, owner = db.execute("select mrn, care_manager_id from patient where "
-                                "care_manager_id is not null order by mrn limit 1").fetchone()
-        target_id, target = db.execute(
-            "select id, name from app_user where role = 'care_manager' and active and id != ? "
-            "order by name limit 1", (owner,)).fetchone()
+    ((mrn, owner),) = demo_app.rows("select mrn, care_manager_id from patient where "
+                                    "care_manager_id is not null order by mrn limit 1")
+    ((target_id, target),) = demo_app.rows(
+        "select id, name from app_user where role = 'care_manager' and active and id != :owner "
+        "order by name limit 1", owner=owner)
     sign_in(laptop, demo_app, "admin")
     _open(laptop, "Practice", "Practice")
     expect(laptop.get_by_label("Time zone (months and reminders follow it)")).to_have_value(
@@ -138,7 +136,6 @@ def test_admin_moves_a_patient_to_another_care_manager(demo_app: DemoApp, laptop
     expect(laptop.get_by_role("status").filter(has_text="1 patient(s) moved")).to_be_visible(
         timeout=WAIT)
     _shot(laptop, "practice", "laptop")
-    with sqlite3.connect(f"file:{demo_app.database}?mode=ro", uri=True) as db:
-        (now_owner,) = db.execute("select care_manager_id from patient where mrn = ?",
-                                  (mrn,)).fetchone()
+    ((now_owner,),) = demo_app.rows("select care_manager_id from patient where mrn = :mrn",
+                                    mrn=mrn)
     assert now_owner == target_id
