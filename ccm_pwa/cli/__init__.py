@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_month_commands(commands, _Parser, _year_month)
 
+    from ccm_pwa.cli.backup import add_backup_commands
+
+    add_backup_commands(commands, _Parser, _positive_int)
+
     rollups = commands.add_parser("rollups", help="monthly progress rollups").add_subparsers(
         dest="rollups_command", required=True, parser_class=_Parser)
     rebuild = rollups.add_parser("rebuild", help="recompute every rollup from the time events")
@@ -122,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--now", type=_reminder_now, default=None,
                      help="pretend it is this ISO-8601 time (UTC if no offset)")
     reminders.add_parser("keys", help="print the VAPID public key browsers subscribe with")
+
+    from ccm_pwa.cli.panel_import import add_import_commands
+
+    add_import_commands(commands, _Parser)
     return parser
 
 
@@ -274,6 +282,12 @@ def _audit_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_patients(args: argparse.Namespace) -> int:
+    from ccm_pwa.cli.panel_import import run_import
+
+    return run_import(args)
+
+
 def _reminders_run(args: argparse.Namespace) -> int:
     from ccm_pwa.cli.reminders import run_reminders
 
@@ -284,6 +298,12 @@ def _reminders_keys(args: argparse.Namespace) -> int:
     from ccm_pwa.cli.reminders import print_keys
 
     return print_keys(args)
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from ccm_pwa.cli.backup import run_backup_command
+
+    return run_backup_command(args)
 
 
 def _fail(message: str) -> int:
@@ -302,6 +322,7 @@ _NEEDS_SCHEMA = {
     ("practice", "add"), ("user", "add"), ("billing", "report"), ("billing", "packet"),
     ("rollups", "rebuild"), ("audit", "export"), ("reminders", "run"), ("month", "checks"),
     ("month", "close"), ("month", "reopen"), ("month", "packets"),
+    ("import", "patients"),
 }
 
 _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
@@ -317,8 +338,12 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("audit", "export"): _audit_export,
     ("reminders", "run"): _reminders_run,
     ("reminders", "keys"): _reminders_keys,
+    ("import", "patients"): _import_patients,
     ("month", "checks"): _month,
     ("month", "close"): _month,
     ("month", "reopen"): _month,
     ("month", "packets"): _month,
+    ("backup", None): _backup,
+    ("backup", "verify"): _backup,
+    ("restore", None): _backup,
 }
