@@ -8,6 +8,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from ccm_pwa.domain.calendar import YearMonth
+from ccm_pwa.domain.chronic_conditions import distinct_conditions
 
 
 class Program(StrEnum):
@@ -51,8 +52,8 @@ class Patient:
 
     @property
     def distinct_conditions(self) -> frozenset[str]:
-        """Codes compared case- and space-insensitively so "I10" and " i10" count once."""
-        return frozenset(code.strip().upper() for code in self.chronic_conditions if code.strip())
+        """Conditions, not codes: "E11.9", "e119" and "E11.65" are one (diabetes)."""
+        return distinct_conditions(self.chronic_conditions)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ Pure: no database, no Reflex. Both the importer and its tests read it directly.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 LIST_VERSION = "2026-11-23.1"
@@ -184,3 +185,21 @@ def category(code: str) -> ChronicCategory | None:
 
 def is_chronic(code: str) -> bool:
     return category(code) is not None
+
+
+def condition_key(code: str) -> str:
+    """What makes two diagnosis codes the same *condition* for the "two or more" rule.
+
+    CMS asks for two chronic conditions, not two codes: E11.9 and E11.65 are one patient's
+    diabetes, and a claim resting on them invites a denial (rules §1a, checklist item 4 of
+    §5). The audit-safe reading counts a listed category once ("diabetes"); a code not on
+    the list counts once per three-character ICD-10-CM category ("M99.01" and "M99.03" are
+    one). Spelling never matters ("E11.9" = "e119").
+    """
+    found = category(code)
+    return f"category:{found.key}" if found is not None else f"icd10:{normalise(code)[:3]}"
+
+
+def distinct_conditions(codes: Iterable[str]) -> frozenset[str]:
+    """The conditions `codes` amount to (blank codes ignored)."""
+    return frozenset(condition_key(code) for code in codes if code.strip())

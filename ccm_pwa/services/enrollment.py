@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from ccm_pwa.domain.billing_lanes import MINIMUM_CONDITIONS
 from ccm_pwa.domain.calendar import YearMonth, local_date
+from ccm_pwa.domain.chronic_conditions import distinct_conditions
 from ccm_pwa.models import (
     Consent,
     ConsentMethod,
@@ -67,7 +68,7 @@ def eligibility(program: Program | str, chronic_codes: Iterable[str]) -> Eligibi
     the claim never disagree about what counts.
     """
     program = Program(program)
-    found = len({code.strip().upper() for code in chronic_codes if code.strip()})
+    found = len(distinct_conditions(chronic_codes))
     needed = MINIMUM_CONDITIONS[program]
     if found >= needed:
         return Eligibility(True, program, f"{found} {_conditions(found)}")
@@ -94,7 +95,7 @@ def enroll(*, session: Session, user: User, patient: Patient, program: Program |
     practitioner = _billing_practitioner(session, practice, billing_practitioner_id)
     (item,) = load_month_inputs(session=session, practice=practice, month=YearMonth.of(today),
                                 patient_ids=[patient.id])
-    verdict = eligibility(program, item.case.patient.distinct_conditions)
+    verdict = eligibility(program, item.case.patient.chronic_conditions)
     if not verdict.eligible:
         raise EnrollmentError(f"not eligible: {verdict.reason}")
     if (patient.enrollment_status == EnrollmentStatus.ENROLLED and patient.program == program

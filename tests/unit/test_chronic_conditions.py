@@ -89,3 +89,27 @@ def test_the_demo_practice_agrees_with_the_list() -> None:
     """The demo plants chronic and acute codes; the list must call them the same way."""
     assert all(cc.is_chronic(code) for code, _ in CHRONIC_CONDITIONS)
     assert not any(cc.is_chronic(code) for code, _ in ACUTE_CONDITIONS)
+
+
+@pytest.mark.parametrize("codes, conditions", [
+    (["E11.9", "I10"], 2),
+    (["E11.9", "E11.65"], 1),          # one diabetes, two codes
+    (["E11.9", "e119", " E119 "], 1),  # one code, three spellings
+    (["E10.9", "E11.9"], 1),           # type 1 and type 2: one listed category
+    (["M99.01", "M99.03"], 1),         # off the list: one per three-character category
+    (["M99.01", "Z99.2"], 2),
+    (["", "  "], 0),
+])
+def test_conditions_are_counted_not_codes(codes: list[str], conditions: int) -> None:
+    assert len(cc.distinct_conditions(codes)) == conditions
+
+
+def test_the_billing_engine_and_enrollment_agree_on_conditions() -> None:
+    from ccm_pwa.domain.billing_case import Patient, Program
+    from ccm_pwa.services.enrollment import eligibility
+
+    codes = ("E11.9", "E11.65")
+    patient = Patient(chronic_conditions=codes, program=Program.CCM, consent_date=None)
+    assert len(patient.distinct_conditions) == 1
+    verdict = eligibility(Program.CCM, codes)
+    assert not verdict.eligible and verdict.reason.endswith("1 on file")
