@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 import psutil
 import pytest
+import redis
 from playwright.sync_api import Browser, Page, Playwright, expect
 
 from tests.e2e.conftest import ROOT, DemoApp, DemoLogin, fresh_code, sign_in
@@ -350,7 +351,9 @@ def test_a_worker_killed_mid_push_loses_and_doubles_nothing(
     # own rules — consent date, hospital stays — decide which of their minutes count).
     assert sum(_minutes(phone, patient) for phone, patient in readers) > minutes_before
 
-    # Both browser sessions carry on, still signed in, on the replacement workers.
+    # Both browser sessions carry on, still signed in, on the replacement workers: their
+    # screen state is in Redis, not in the worker that died.
+    assert redis.Redis.from_url(demo_app.env["CCM_REDIS_URL"]).dbsize() > 0
     _open(laptop, "Program", "Program month")
     expect(laptop.get_by_role("list", name="Funnel").get_by_role("listitem")).to_have_count(
         5, timeout=WAIT)
