@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from ccm_pwa.domain.chronic_conditions import condition_key
 from ccm_pwa.models import (
     Activity,
     CarePlan,
@@ -184,7 +185,8 @@ def _create_patient(session, practice, rng, ids, index, staff, today, zone, resu
     n_chronic = 1 if program == Program.PCM else rng.choice([2, 2, 3, 3, 4, 5])
     if program != Program.PCM and rng.random() < 0.03:
         n_chronic = 1
-    for code, description in rng.sample(data.CHRONIC_CONDITIONS, n_chronic):
+    for code, description in _distinct_conditions(rng.sample(data.CHRONIC_CONDITIONS,
+                                                             n_chronic)):
         session.add(Condition(id=ids.next(), patient_id=patient.id, icd10_code=code,
                               description=description, chronic=True,
                               onset_date=today - timedelta(days=rng.randrange(400, 6000))))
@@ -400,6 +402,20 @@ def _note(rng: random.Random, activity: Activity) -> str:
     template = rng.choice(data.NOTE_TEMPLATES[activity.value])
     return template.format(bp=f"{rng.randrange(118, 152)}/{rng.randrange(70, 92)}",
                            glucose=rng.randrange(95, 210), a1c=f"{rng.randrange(60, 95) / 10}")
+
+
+def _distinct_conditions(picked: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Two diabetes codes are one condition (eligibility counts conditions): a pick whose
+    condition is already chosen becomes the next code of a new condition, in list order,
+    so the random stream — and the rest of the demo — stays as it was."""
+    chosen: list[tuple[str, str]] = []
+    for item in picked:
+        used = {condition_key(code) for code, _ in chosen}
+        if condition_key(item[0]) in used:
+            item = next(other for other in data.CHRONIC_CONDITIONS
+                        if condition_key(other[0]) not in used)
+        chosen.append(item)
+    return chosen
 
 
 def _reason(status: EnrollmentStatus) -> str:
