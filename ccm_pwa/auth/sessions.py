@@ -45,11 +45,17 @@ def create_session(*, session: Session, user: User, now: datetime, client_label:
     return token
 
 
+TOUCH_EVERY = timedelta(minutes=1)
+
+
 def resolve_session(*, session: Session, token: str | None, now: datetime,
                     touch: bool = True) -> SignedIn | None:
     """The signed-in user for a cookie token, or None when unknown, expired, revoked or idle.
 
     Each use moves the idle deadline (15 min by default); the absolute limit (12 h) never moves.
+    The move is written at most once a minute (`TOUCH_EVERY`): a phone syncing every few
+    seconds must not turn every read into a write, which on SQLite serialises all requests.
+    The deadline can thus fall up to a minute early — the safe side.
     """
     if not token:
         return None
@@ -63,7 +69,7 @@ def resolve_session(*, session: Session, token: str | None, now: datetime,
     user = session.get(User, auth.user_id)
     if user is None or not user.active or user.locked_at is not None:
         return None
-    if touch:
+    if touch and now - auth.last_seen_at >= TOUCH_EVERY:
         auth.last_seen_at = now
         session.add(auth)
         session.flush()

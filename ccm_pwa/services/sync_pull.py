@@ -7,18 +7,20 @@ No usable cursor (none, unknown, another client's, garbled) → `reset`: everyth
 and the phone replaces its copy. Nothing changed → the same cursor again and no new row.
 
 One snapshot: the documents and the client's `last_mutation_id` must agree (a phone that
-sees mutation 7 acknowledged must see its minutes in the worklist). Reads come first, the
-writes (a new client row, the view, audit) last, all in one transaction:
-- PostgreSQL: REPEATABLE READ. The pull writes no row that a push writes (the client's
-  `last_seen_at` is touched after the commit, in its own statement), so a push of the same
-  phone running alongside never makes the pull fail; it is simply in the next pull. Only a
-  concurrent first use of a new client id (unique key) makes the pull start again.
-- SQLite: pysqlite opens a transaction only before a data-changing statement, so the
-  pull's SELECTs would each see the latest commit. An explicit `BEGIN` makes them one WAL
-  read transaction; when another connection committed in between, upgrading it to write
-  fails (SQLITE_BUSY) and the pull is rebuilt. The last attempt starts with
-  `BEGIN IMMEDIATE` instead: it waits for the write lock and holds it while it reads, so a
-  pull always completes even when writers never pause (at the cost of making them wait).
+sees mutation 7 acknowledged must see its minutes in the worklist). So a pull has two
+transactions:
+- the read: every SELECT in one snapshot, nothing written. PostgreSQL: REPEATABLE READ.
+  SQLite: pysqlite opens a transaction only before a data-changing statement, so an
+  explicit `BEGIN` makes the SELECTs one WAL read transaction. A read never upgrades to a
+  write, so it never fails because someone committed meanwhile (SQLITE_BUSY_SNAPSHOT) and
+  never holds the write lock while it builds the documents;
+- the record: a short write of what was sent (a new client row, the view, audit rows).
+  SQLite starts it with `BEGIN IMMEDIATE`: it queues for the write lock and holds it for
+  milliseconds. What it records is the read's snapshot, which is exactly what the phone
+  gets; anything committed in between is simply in the next pull.
+The client's `last_seen_at` is touched after both, in its own statement. Only a concurrent
+first use of a new client id (unique key), or a lock wait that times out, makes the pull
+start again.
 
 Cost: every pull builds the whole view to compare it, so an unchanged pull costs about as
 much as a reset; the patient records are built in one batch (`patient_records`). Measured
@@ -32,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -81,8 +84,10 @@ def pull(*, session: Session, user: User, client_id: uuid.UUID, cursor: str | No
     """
     for attempt in range(ATTEMPTS):
         try:
-            _begin_snapshot(session, last_attempt=attempt == ATTEMPTS - 1)
-            result = _pull_once(session, user, client_id, cursor, now, client)
+            _begin_snapshot(session)
+            seen = _read(session, user, client_id, cursor, now)
+            session.rollback()  # the snapshot ends; nothing was written in it
+            result = _record(session, user, client_id, seen, now, client)
             session.commit()
             _touch(session, client_id, now)
             return result
@@ -92,7 +97,7 @@ def pull(*, session: Session, user: User, client_id: uuid.UUID, cursor: str | No
                          now=now)
             raise
         except (IntegrityError, OperationalError) as exc:
-            # A concurrent first use of the client (IntegrityError), or the snapshot went stale.
+            # A concurrent first use of the client (IntegrityError), or a lock wait timed out.
             session.rollback()
             if attempt == ATTEMPTS - 1 or not _retryable(exc):
                 raise
@@ -100,6 +105,18 @@ def pull(*, session: Session, user: User, client_id: uuid.UUID, cursor: str | No
             session.rollback()
             raise
     raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What one read saw, as plain values (the ORM objects expire when it ends)."""
+
+    docs: dict[str, Any]
+    versions: dict[str, str]
+    known_client: bool
+    last_mutation_id: int
+    previous_id: uuid.UUID | None
+    previous_versions: dict[str, str] | None
 
 
 def documents(*, session: Session, user: User, client_id: uuid.UUID,
@@ -137,39 +154,57 @@ def version(doc: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _pull_once(session: Session, user: User, client_id: uuid.UUID, cursor: str | None,
-               now: datetime, client: str) -> dict[str, Any]:
+def _read(session: Session, user: User, client_id: uuid.UUID, cursor: str | None,
+          now: datetime) -> _Snapshot:
     existing = session.get(SyncClient, client_id)
     if existing is not None:
         require_usable(existing, user)  # before any work, and before reading anything else
     docs = documents(session=session, user=user, client_id=client_id, now=now)
-    row = existing or claim_client(session=session, client_id=client_id, user=user, now=now)
-    versions = {key: version(doc) for key, doc in docs.items()}
     previous = _view(session, client_id, cursor)
+    return _Snapshot(
+        docs=docs, versions={key: version(doc) for key, doc in docs.items()},
+        known_client=existing is not None,
+        last_mutation_id=existing.last_mutation_id if existing is not None else 0,
+        previous_id=previous.id if previous is not None else None,
+        previous_versions=dict(previous.versions) if previous is not None else None)
+
+
+def _record(session: Session, user: User, client_id: uuid.UUID, seen: _Snapshot,
+            now: datetime, client: str) -> dict[str, Any]:
+    _begin_write(session)
+    if not seen.known_client:
+        claim_client(session=session, client_id=client_id, user=user, now=now)
+    previous = seen.previous_versions
     reset = previous is None
-    puts = sorted(versions if previous is None
-                  else (k for k, v in versions.items() if previous.versions.get(k) != v))
-    deletes = [] if previous is None else sorted(set(previous.versions) - set(versions))
+    puts = sorted(seen.versions if previous is None
+                  else (k for k, v in seen.versions.items() if previous.get(k) != v))
+    deletes = [] if previous is None else sorted(set(previous) - set(seen.versions))
     if previous is not None and not puts and not deletes:
-        new_cursor = str(previous.id)
+        new_cursor = str(seen.previous_id)
     else:
-        view = SyncClientView(client_id=client_id, created_at=now, versions=versions)
+        view = SyncClientView(client_id=client_id, created_at=now, versions=seen.versions)
         session.add(view)
         session.flush()
         _prune(session, client_id)
         new_cursor = str(view.id)
-    _audit(session, user, client_id, docs, puts, deletes, reset, now, client)
-    return {"cursor": new_cursor, "reset": reset, "last_mutation_id": row.last_mutation_id,
-            "server_time": now.isoformat(), "puts": {key: docs[key] for key in puts},
+    _audit(session, user, client_id, seen.docs, puts, deletes, reset, now, client)
+    return {"cursor": new_cursor, "reset": reset, "last_mutation_id": seen.last_mutation_id,
+            "server_time": now.isoformat(), "puts": {key: seen.docs[key] for key in puts},
             "deletes": deletes}
 
 
-def _begin_snapshot(session: Session, *, last_attempt: bool) -> None:
-    """Start the pull's transaction so every read sees one snapshot (see the module doc)."""
+def _begin_snapshot(session: Session) -> None:
+    """Start the read so every SELECT sees one snapshot (see the module doc)."""
     if session.get_bind().dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     else:
-        session.connection().exec_driver_sql("BEGIN IMMEDIATE" if last_attempt else "BEGIN")
+        session.connection().exec_driver_sql("BEGIN")
+
+
+def _begin_write(session: Session) -> None:
+    """SQLite: take the write lock first, so the short write never fails half-way."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _touch(session: Session, client_id: uuid.UUID, now: datetime) -> None:

@@ -102,6 +102,18 @@ def test_resolve_within_idle_window_moves_last_seen(session: Session, user: User
     assert stored_session(session, token).last_seen_at == NOW + timedelta(minutes=28)
 
 
+def test_last_seen_is_written_at_most_once_a_minute(session: Session, user: User) -> None:
+    """A phone syncing every few seconds must not make every request a write."""
+    token = new_token(session, user)
+    assert resolve(session, token, NOW + timedelta(seconds=59)) is not None
+    assert stored_session(session, token).last_seen_at == NOW
+    assert resolve(session, token, NOW + timedelta(seconds=60)) is not None
+    assert stored_session(session, token).last_seen_at == NOW + timedelta(seconds=60)
+    # The idle deadline is then at most a minute early, never late.
+    assert resolve(session, token, NOW + timedelta(minutes=15, seconds=59)) is not None
+    assert resolve(session, token, NOW + timedelta(minutes=31, seconds=58)) is None
+
+
 def test_resolve_without_touch_leaves_last_seen(session: Session, user: User) -> None:
     token = new_token(session, user)
 
