@@ -21,13 +21,11 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
 from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,6 +34,7 @@ from ccm_pwa.db import get_engine
 from ccm_pwa.domain.panel_csv import COLUMNS, parse_csv
 from ccm_pwa.migrations import upgrade
 from ccm_pwa.models import PerformerKind, Practice, Role, User
+from ccm_pwa.operations.scratch_database import scratch_postgres_database
 from ccm_pwa.services.demo_data import ACUTE_CONDITIONS, CHRONIC_CONDITIONS
 from ccm_pwa.services.panel_import import import_panel
 
@@ -83,16 +82,8 @@ def throwaway_database(backend: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{Path(folder) / 'bench.db'}"
         return
-    name = f"ccm_bench_import_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(POSTGRES_ADMIN).set(database=name).render_as_string(False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres_database(POSTGRES_ADMIN, prefix="ccm_bench_import") as url:
+        yield url
 
 
 def main() -> None:

@@ -11,9 +11,8 @@ the run. The closing summary says which backends ran.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from sqlmodel import Session, SQLModel
 import ccm_pwa.models  # noqa: F401  (registers the tables)
 from ccm_pwa.db import get_engine
 from ccm_pwa.migrations import upgrade
+from ccm_pwa.operations import scratch_database as scratch
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "CCM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -59,14 +59,7 @@ def redis_unavailable_reason(url: str = REDIS_TEST_URL) -> str | None:
 
 
 def postgres_unavailable_reason() -> str | None:
-    try:
-        engine = sa.create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as connection:
-            connection.execute(sa.text("select 1"))
-        engine.dispose()
-    except Exception as exc:  # any failure to connect means: skip, and say why
-        return f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {type(exc).__name__}"
-    return None
+    return scratch.postgres_unavailable_reason(POSTGRES_ADMIN_URL)
 
 
 @pytest.fixture(scope="session")
@@ -79,21 +72,9 @@ def postgresql_url() -> Iterator[str]:
         yield url
 
 
-@contextmanager
-def throwaway_postgres_database() -> Iterator[str]:
+def throwaway_postgres_database() -> AbstractContextManager[str]:
     """A new, empty database on the local server; dropped (connections and all) after."""
-    name = f"ccm_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(False)
-    try:
-        yield url
-    finally:
-        get_engine(url).dispose()
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    return scratch.scratch_postgres_database(POSTGRES_ADMIN_URL, prefix="ccm_test")
 
 
 @pytest.fixture(scope="session")

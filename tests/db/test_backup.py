@@ -39,7 +39,7 @@ from ccm_pwa.operations.restore import restore_backup
 from ccm_pwa.services.billing_report import claim_rows, rows_as_csv
 from ccm_pwa.services.demo_practice import create_demo_practice
 from ccm_pwa.services.practices import choose_practice
-from tests.conftest import POSTGRES_ADMIN_URL
+from tests.conftest import throwaway_postgres_database
 from tests.db.test_cli import run_cli
 
 TODAY = date(2026, 11, 23)
@@ -75,18 +75,8 @@ def fresh_url(backend_url: str, tmp_path: Path) -> Iterator[str]:
     if backend_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'fresh' / 'ccm.db'}"
         return
-    name = f"ccm_restore_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(backend_url).set(database=name).render_as_string(False)
-    try:
+    with throwaway_postgres_database() as url:
         yield url
-    finally:
-        get_engine(url).dispose()
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 # --- helpers ------------------------------------------------------------------------------
