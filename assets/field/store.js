@@ -77,6 +77,23 @@ export function applyPatch({ reset, puts, deletes, cursor, lastMutationId }) {
   });
 }
 
+// The server knows less of this phone than the phone sent: its database was restored from
+// a backup. What it lost cannot come back from here (sent changes leave the outbox), but what
+// is still queued must not be stuck behind that gap for ever: it becomes a new installation
+// (new client id, ids from 1, same order) and the next pull is a reset.
+export function startAsNewInstallation() {
+  return transact(["kv", "outbox"], "readwrite", (kv, outbox) => {
+    const all = outbox.getAll();
+    all.onsuccess = () => {
+      const queued = all.result.sort((a, b) => a.id - b.id);
+      outbox.clear();
+      queued.forEach((mutation, index) => outbox.put({ ...mutation, id: index + 1 }));
+      kv.put({ id: crypto.randomUUID(), next: queued.length + 1 }, "client");
+      kv.delete("cursor");
+    };
+  });
+}
+
 export function clearSnapshot() {
   return transact(["snapshot", "kv"], "readwrite", (snapshot, kv) => {
     snapshot.clear();

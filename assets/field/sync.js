@@ -8,7 +8,7 @@
 // failure with exponential backoff and jitter.
 import { refs, getBackendURL } from "$/utils/state";
 import env from "$/env.json";
-import { applyPatch, clearSnapshot, kvGet, kvSet, outboxAll, transact } from "./store.js";
+import { applyPatch, clearSnapshot, kvGet, kvSet, outboxAll, startAsNewInstallation, transact } from "./store.js";
 
 export const SCHEMA_VERSION = 1;
 const PERIOD_MS = 60 * 1000;
@@ -98,6 +98,7 @@ export async function enqueue(name, args, alongside) {
 // ---------------------------------------------------------------- status for the screens
 let status = { online: true, lastError: "", lastSync: 0 };
 let refused = false;
+let notice = "";
 
 export async function publishStatus() {
   const queued = await outboxAll();
@@ -109,7 +110,7 @@ export async function publishStatus() {
     pending: String(queued.length),
     stale: hours >= STALE_HOURS ? "yes" : "no",
     oldest: oldest ? new Date(oldest).toLocaleString(undefined, { weekday: "short", month: "short", day: "numeric", hour: "numeric", minute: "2-digit" }) : "",
-    error: status.lastError,
+    error: status.lastError || notice,
   });
   return queued;
 }
@@ -150,9 +151,11 @@ async function pushAll() {
         }
       }
       if (code === 409 && done < queued[0].id - 1) {
-        // The server is behind this phone (its database was restored?): nothing we can
-        // send will ever apply. Say so instead of looping.
-        throw new SyncRefused("The server has lost changes this phone already sent. Tell your supervisor.");
+        // The server is behind this phone: its database was restored from a backup. Send
+        // what is still queued as a new installation, and say what may be missing.
+        await startAsNewInstallation();
+        notice = "The server was restored from a backup: changes this phone sent before " +
+          "then may be missing there. Check your recent entries; unsent changes were kept.";
       }
       continue;
     }
