@@ -158,7 +158,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     key = (args.command, _subcommand(args))
     if key in _NEEDS_SCHEMA and (problem := _schema_problem()):
         return _fail(problem)
-    return _HANDLERS[key](args)
+    try:
+        return _HANDLERS[key](args)
+    except BrokenPipeError:
+        # `ccm-pwa billing report … | head` closed the pipe: the reader has what it wanted.
+        # Point stdout at nothing so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _schema_problem() -> str | None:

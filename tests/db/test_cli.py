@@ -69,3 +69,20 @@ def test_upgrade_demo_and_user_add(db_url: str, tmp_path: Path) -> None:
     assert again.returncode == 2
     assert again.stderr.strip() == "ccm-pwa: error: a user with email nurse.kim@example.org " \
                                    "already exists"
+
+
+
+def test_a_closed_pipe_is_not_an_error(db_url: str, tmp_path) -> None:
+    """`ccm-pwa billing report … | head -1`: the reader stopped early; no traceback, exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys, ccm_pwa.cli as cli\n"
+              "def closed(args):\n    raise BrokenPipeError(32, 'Broken pipe')\n"
+              "cli._HANDLERS[('db', 'current')] = closed\n"
+              "sys.exit(cli.main(['db', 'current']))\n")
+    env = {**os.environ, "CCM_DATABASE_URL": db_url, "CCM_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
