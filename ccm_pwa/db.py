@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -23,6 +24,14 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def _create_private(path: Path) -> None:
+    """The database holds PHI: a new file (and its -wal/-shm, which SQLite creates with the
+    database's mode) is readable by the app's user only, whatever the process umask."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> sa.Engine:
     """The engine for `url` (default: the configured database), created once per process."""
@@ -30,7 +39,7 @@ def get_engine(url: str | None = None) -> sa.Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(path))
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         sa.event.listen(engine, "connect", _on_sqlite_connect)
         return engine

@@ -26,3 +26,20 @@ def test_naive_timestamp_is_refused(session: Session) -> None:
     session.add(Practice(name="Naive", created_at=datetime(2026, 11, 1, 12, 0)))
     with pytest.raises(StatementError, match="naive datetime"):
         session.commit()
+
+
+def test_a_new_sqlite_database_is_private(tmp_path) -> None:
+    """PHI at rest: the file, and the WAL SQLite writes beside it, are the app user's only."""
+    import stat
+
+    from ccm_pwa.db import get_engine
+    from ccm_pwa.migrations import upgrade
+
+    path = tmp_path / "new" / "ccm.db"
+    upgrade(f"sqlite:///{path}")
+    with get_engine(f"sqlite:///{path}").begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS probe (x int)")
+        connection.exec_driver_sql("INSERT INTO probe VALUES (1)")
+        for name in ("ccm.db", "ccm.db-wal"):
+            mode = stat.S_IMODE((path.parent / name).stat().st_mode)
+            assert mode == 0o600, (name, oct(mode))
