@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -20,7 +21,11 @@ def _seen(trusted: str, client: str, headers: dict[str, str], kind: str = "http"
     scope = {"type": kind, "scheme": "http" if kind == "http" else "ws",
              "client": (client, 50000),
              "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
-    asyncio.run(with_proxy_headers(app, trusted)(scope, None, None))
+    call = with_proxy_headers(app, trusted)(scope, None, None)
+    # Its own thread and loop: after the browser tests, Playwright's loop runs in this one.
+    worker = threading.Thread(target=asyncio.run, args=(call,))
+    worker.start()
+    worker.join()
     return seen
 
 
