@@ -13,15 +13,12 @@ import argparse
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ccm_pwa.db import get_engine
 from ccm_pwa.migrations import upgrade
+from ccm_pwa.operations.scratch_database import scratch_postgres_database
 from tests.support.sync_simulator import Simulation
 
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -52,17 +49,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as directory:
             summary = run(f"sqlite:///{directory}/sim.db", seeds)
     else:
-        name = f"ccm_sim_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-        url = sa.engine.make_url(POSTGRES_ADMIN).set(database=name).render_as_string(False)
-        try:
+        with scratch_postgres_database(POSTGRES_ADMIN, prefix="ccm_sim") as url:
             summary = run(url, seeds)
-        finally:
-            get_engine(url).dispose()
-            with admin.connect() as connection:
-                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     print(f"{args.backend}: {summary['seeds']} seeds in {summary['seconds']:.1f} s "
           f"({summary['seeds_per_s']:.2f} seeds/s); failing seeds: {summary['failing'] or 'none'}")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -31,7 +33,10 @@ def current_revision(database_url: str | None = None) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@functools.lru_cache(maxsize=1)
 def head_revision() -> str:
+    """The code's newest revision: fixed for the life of the process, and the health check
+    asks on every load-balancer probe, so the migration scripts are read once."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head

@@ -217,7 +217,7 @@ def demo_app(request: pytest.FixtureRequest,
                      "CCM_BUILD_ID", "CCM_WORKERS", "CCM_PUBLIC_URL"):
             env.pop(name, None)
         if deployment == "postgresql-redis":
-            stack.enter_context(_required_servers(request))
+            stack.enter_context(_required_servers())
             env["CCM_DATABASE_URL"] = stack.enter_context(throwaway_postgres_database())
             env["CCM_REDIS_URL"] = _redis_database_for_this_run()
             env["CCM_WORKERS"] = "2"
@@ -227,7 +227,7 @@ def demo_app(request: pytest.FixtureRequest,
 
 
 @contextmanager
-def _required_servers(request: pytest.FixtureRequest) -> Iterator[None]:
+def _required_servers() -> Iterator[None]:
     """PostgreSQL and Redis must answer; each missing one is named (and fails a CI run)."""
     for backend, reason in (("postgresql", postgres_unavailable_reason()),
                             ("redis", redis_unavailable_reason())):

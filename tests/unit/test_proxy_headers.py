@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from typing import Any
 
 import pytest
 
 from ccm_pwa.api.proxy_headers import trusted_networks, with_proxy_headers
+from tests.support.event_loop import run_in_own_loop
 
 
 def _seen(trusted: str, client: str, headers: dict[str, str], kind: str = "http"
@@ -21,11 +20,7 @@ def _seen(trusted: str, client: str, headers: dict[str, str], kind: str = "http"
     scope = {"type": kind, "scheme": "http" if kind == "http" else "ws",
              "client": (client, 50000),
              "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
-    call = with_proxy_headers(app, trusted)(scope, None, None)
-    # Its own thread and loop: after the browser tests, Playwright's loop runs in this one.
-    worker = threading.Thread(target=asyncio.run, args=(call,))
-    worker.start()
-    worker.join()
+    run_in_own_loop(lambda: with_proxy_headers(app, trusted)(scope, None, None))
     return seen
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import stat
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from py_vapid import jwt as vapid_jwt
 from ccm_pwa.push.sender import MAX_PAYLOAD_BYTES, PushMessage, retry_after_seconds
 from ccm_pwa.push.subscriptions import SubscriptionError, parse_subscription
 from ccm_pwa.push.vapid import KEY_FILE_NAME, VapidError, _load, b64url, b64url_decode
+from tests.support.event_loop import run_in_own_loop
 from tests.support.push_service import BrowserSubscription
 
 
@@ -117,12 +117,7 @@ def test_reminder_loop_can_be_switched_off_and_survives_errors(
 
     from ccm_pwa.push import scheduler
 
-    def run(coroutine_factory) -> None:
-        # In its own thread: after the browser tests, Playwright's event loop still runs in
-        # this one, and asyncio.run() refuses to start inside it.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pool.submit(lambda: asyncio.run(coroutine_factory())).result()
-
+    run = run_in_own_loop
     monkeypatch.setenv("CCM_REMINDERS", "off")
     run(lambda: asyncio.wait_for(scheduler.reminder_loop(), 1))  # returns at once
     monkeypatch.setenv("CCM_REMINDERS", "on")
