@@ -2,8 +2,10 @@
 
 import reflex as rx
 
+from ccm_pwa import log_redaction
 from ccm_pwa.api.main import api
 from ccm_pwa.api.proxy_headers import with_proxy_headers
+from ccm_pwa.api.request_guard import with_request_guard
 from ccm_pwa.api.security_headers import with_security_headers
 from ccm_pwa.push.scheduler import reminder_loop
 from ccm_pwa.ui import pages  # noqa: F401  (registers every @rx.page)
@@ -17,10 +19,12 @@ REGISTER_SERVICE_WORKER = (
     " }); }"
 )
 
+log_redaction.install()  # also set by rxconfig.py; a worker may import this module first
 app = rx.App(
-    # The API is mounted first; the header middleware then wraps pages, API and websocket,
-    # and outermost the trusted proxy's X-Forwarded-* become the scheme and client address.
-    api_transformer=[api, with_security_headers, with_proxy_headers],
+    # The API is mounted first; the request guard (Origin, content type, body size) wraps
+    # API and websocket, the header middleware wraps everything including its refusals, and
+    # outermost the trusted proxy's X-Forwarded-* become the scheme and client address.
+    api_transformer=[api, with_request_guard, with_security_headers, with_proxy_headers],
     head_components=[
         rx.el.link(rel="manifest", href="/manifest.webmanifest"),
         rx.el.meta(name="theme-color", content="#0d9488"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
@@ -44,7 +45,7 @@ class Settings:
     session_absolute_hours: int = 12
     public_url: str | None = None
     # Proxies whose X-Forwarded-Proto/-For are believed (comma-separated addresses/networks).
-    trusted_proxies: str = "127.0.0.1,::1"
+    trusted_proxies: str = ""
     reports_api_token: str | None = None
     # Web Push (docs/push.md): the reminder job, its VAPID identity and the sender's limits.
     reminders_enabled: bool = True
@@ -52,6 +53,14 @@ class Settings:
     vapid_subject: str | None = None
     push_timeout_seconds: float = 10.0
     push_allow_loopback: bool = False
+
+    @property
+    def public_origin(self) -> str | None:
+        """`https://ccm.example/app` → `https://ccm.example`: what browsers send as Origin."""
+        if not self.public_url:
+            return None
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}".lower() if parts.netloc else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -70,7 +79,9 @@ def load_settings() -> Settings:
         session_idle_minutes=int(_env("CCM_SESSION_IDLE_MINUTES", "15") or 15),
         session_absolute_hours=int(_env("CCM_SESSION_ABSOLUTE_HOURS", "12") or 12),
         public_url=_env("CCM_PUBLIC_URL"),
-        trusted_proxies=os.environ.get("CCM_TRUSTED_PROXIES", "127.0.0.1,::1"),
+        # Nobody's X-Forwarded-* is believed unless the deployment names its proxy: a local
+        # process could otherwise forge the audit IP and dodge the per-IP pause.
+        trusted_proxies=os.environ.get("CCM_TRUSTED_PROXIES", ""),
         reports_api_token=_env("CCM_REPORTS_API_TOKEN"),
         reminders_enabled=_flag(_env("CCM_REMINDERS", "on")),
         vapid_private_key=_env("CCM_VAPID_PRIVATE_KEY"),

@@ -177,6 +177,9 @@ class Practice(Table, table=True):
     timezone: str = "America/Chicago"
     fee_year: int = 2026
     reminder_local_time: str = "09:00"
+    # Idle minutes before the phone locks behind its PIN (assets/field/lock.js), sent in the
+    # sync pull's `me` document; 1..30 (services/practice_settings.py).
+    app_lock_minutes: int = Field(default=5, sa_column_kwargs={"server_default": "5"})
     created_at: datetime = _ts(default=True)
 
 
@@ -428,7 +431,12 @@ class Task(Table, table=True):
 
 
 class SyncClient(Table, table=True):
-    """One installation of the app on one device, bound to the user who signed in."""
+    """One installation of the app on one device, bound to the user who signed in.
+
+    Remote erase (services/installations.py): `wipe_requested_at` also sets `revoked_at`, so
+    the sync API refuses the installation at once; the phone erases its store at its next
+    contact and confirms (`wiped_at`).
+    """
 
     id: uuid.UUID = Field(primary_key=True)
     user_id: uuid.UUID = Field(foreign_key="app_user.id", index=True)
@@ -439,6 +447,9 @@ class SyncClient(Table, table=True):
     created_at: datetime = _ts(default=True)
     last_seen_at: datetime = _ts(default=True)
     revoked_at: datetime | None = _ts(nullable=True)
+    wipe_requested_at: datetime | None = _ts(nullable=True)
+    wipe_requested_by_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
+    wiped_at: datetime | None = _ts(nullable=True)
 
 
 class AppliedMutation(Table, table=True):

@@ -7,12 +7,14 @@
 // - the call timer keeps its start instant in IndexedDB: elapsed time is always computed
 //   from that instant, never counted, so a locked screen or a reload loses nothing.
 import React, { useEffect, useState } from "react";
-import { DB_NAME, erase, kvDelete, kvGet, kvSet, outboxAll, snapshotGet, whenStorageIsFull } from "./store.js";
+import { DB_NAME, erase, kvDelete, kvGet, kvSet, outboxAll, snapshotGet, timerGet, timerSet, whenStorageIsFull } from "./store.js";
 import {
   api, clientInfo, enqueue, forgetSnapshot, requestSync, setState, startSync,
   whenRejected, whenSignedOut, whenSynced,
 } from "./sync.js";
 import { disableReminders, enableReminders, refreshSubscription, showReminders, testReminder } from "./push.js";
+import { ensureUnlocked, lockNow, rememberLockMinutes } from "./lock.js";
+import { unsealTime } from "./vault.js";
 
 const LONG_CALL_SECONDS = 90 * 60;
 
@@ -27,6 +29,8 @@ whenRejected((rejections) => {
   setState("notice", "Not accepted by the server: " + rejections.map((r) => r.reason).join("; "));
 });
 whenSynced(async (reachedServer) => {
+  const me = await snapshotGet("me");
+  if (me) await rememberLockMinutes(me.app_lock_minutes);
   await renderCurrent();
   // The version history is not kept on the phone: fetch it again after each good sync.
   if (reachedServer && current.view === "patient" && window.location.pathname.endsWith("/care-plan")) await loadHistory();
@@ -189,6 +193,7 @@ function patientView(data, pending) {
     practitioner: p.billing_practitioner || "No billing practitioner",
     eligible: data.eligibility && data.eligibility.eligible ? "yes" : "no",
     eligibility: data.eligibility ? data.eligibility.reason : "",
+    program: data.eligibility ? data.eligibility.program : p.program,
     enrolled: p.enrollment_status === "enrolled" ? "yes" : "no",
     month: progress.month || "", minutes: String(minutes),
     pending: waiting ? `${waiting} change(s) on this phone waiting to sync${extra ? `, incl. ${Math.trunc(extra / 60)} min` : ""}` : "",
@@ -334,7 +339,7 @@ function fmt(seconds) {
 }
 
 async function publishTimer() {
-  const timer = await kvGet("timer");
+  const timer = await timerGet();
   setState("timer", timer ? { running: "yes", patient_id: timer.patient_id, patient_name: timer.patient_name, started_at: String(timer.started_at) } : { running: "no", patient_id: "", patient_name: "", started_at: "0" });
   return timer;
 }
@@ -345,19 +350,19 @@ function startTimerHere() {
 }
 
 async function startTimer(patientId, patientName) {
-  const running = await kvGet("timer");
+  const running = await timerGet();
   if (running && running.patient_id === patientId) return;
   if (running && !window.confirm(`A timer is running for ${running.patient_name}. Stop it and save that time first?`)) return;
   if (running) {
     openStopForm();
     return;
   }
-  await kvSet("timer", { patient_id: patientId, patient_name: patientName, started_at: Date.now() });
+  await timerSet({ patient_id: patientId, patient_name: patientName, started_at: Date.now() });
   await publishTimer();
 }
 
 async function openStopForm() {
-  const timer = await kvGet("timer");
+  const timer = await timerGet();
   if (!timer) return;
   const seconds = Math.max(1, Math.round((Date.now() - timer.started_at) / 1000));
   setState("stopform", {
@@ -377,7 +382,7 @@ function value(id) {
 }
 
 async function saveTimer() {
-  const timer = await kvGet("timer");
+  const timer = await timerGet();
   if (!timer) return closeStopForm();
   const measured = Math.max(1, Math.round((Date.now() - timer.started_at) / 1000));
   const typedMinutes = parseInt(value("stop-minutes"), 10);
@@ -591,6 +596,7 @@ const api_ = {
   resolveConflict, dismissRejections, applyUpdate, sync: requestSync,
   enableReminders, disableReminders, testReminder, showMore,
   dismissNotice: () => setState("notice", ""),
+  lock: lockNow,
 };
 if (typeof window !== "undefined") window.ccmField = api_;
 
@@ -607,12 +613,15 @@ export function FieldRuntime({ view }) {
         if (names.includes(DB_NAME)) await forgetSnapshot();
         return;
       }
+      // Nothing is read from the phone's store, nor synced, before the PIN (lock.js).
+      await ensureUnlocked();
       if (view === "worklist") {
         // A reminder opens "/?filter=needs_minutes": the worklist, already filtered.
         const wanted = new URLSearchParams(window.location.search).get("filter");
         if (["all", "needs_minutes", "tasks_due", "done"].includes(wanted)) filters.filter = wanted;
         await loadWorklist();
         performance.mark("ccm-today-data");
+        performance.mark("ccm-decrypt-ms", { startTime: unsealTime() });
       } else if (view === "account") showReminders();
       else if (view === "patient" || view === "care_plan") await loadPatient();
       await renderCurrent();

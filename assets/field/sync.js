@@ -8,7 +8,7 @@
 // failure with exponential backoff and jitter.
 import { refs, getBackendURL } from "$/utils/state";
 import env from "$/env.json";
-import { applyPatch, clearSnapshot, kvGet, kvSet, outboxAll, startAsNewInstallation, transact } from "./store.js";
+import { applyPatch, clearSnapshot, kvGet, kvSet, outboxAll, sealMutation, startAsNewInstallation, transact } from "./store.js";
 
 export const SCHEMA_VERSION = 1;
 const PERIOD_MS = 60 * 1000;
@@ -76,6 +76,9 @@ export async function enqueue(name, args, alongside) {
   refused = false;
   await clientInfo();
   const occurred = new Date().toISOString();
+  const content = { name, args, occurred_at: occurred, queued_at: Date.now() };
+  // Sealed before the transaction (sealing is asynchronous); the id is not part of it.
+  const { box } = await sealMutation({ id: 0, ...content });
   // The counter is read and advanced in the same transaction that stores the mutation, so
   // two changes made at the same moment (two taps, two tabs) never share an id.
   const mutation = await transact(["kv", "outbox"], "readwrite", (kv, outbox) => {
@@ -83,8 +86,8 @@ export async function enqueue(name, args, alongside) {
     const read = kv.get("client");
     read.onsuccess = () => {
       const info = read.result;
-      Object.assign(made, { id: info.next, name, args, occurred_at: occurred, queued_at: Date.now() });
-      outbox.put(made);
+      Object.assign(made, { id: info.next, ...content });
+      outbox.put({ id: info.next, box });
       kv.put({ ...info, next: info.next + 1 }, "client");
       if (alongside) alongside(kv);
     };
@@ -128,8 +131,9 @@ export function whenRejected(callback) {
 // Push everything queued (in slices), then pull. Returns the push results' rejections.
 async function pushAll() {
   const rejections = [];
+  let slice = MAX_PUSH;
   for (;;) {
-    const queued = (await outboxAll()).slice(0, MAX_PUSH);
+    const queued = (await outboxAll()).slice(0, slice);
     if (!queued.length) return rejections;
     const info = await clientInfo();
     const { status: code, body } = await api("/sync/push", {
@@ -159,6 +163,12 @@ async function pushAll() {
       }
       continue;
     }
+    if (code === 413 && slice > 1) {
+      // Over the server's body limit (api/request_guard.py): send fewer changes at a time.
+      slice = Math.ceil(slice / 2);
+      continue;
+    }
+    if (code === 413) throw new SyncRefused("A change is too large to send; it was kept on this phone.");
     if (code === 401) throw new SyncRefused("Sign in again to send your changes.");
     if (code === 403) throw new SyncRefused((body && body.detail) || "This phone's changes belong to another user.");
     if (code === 422) {

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -89,12 +90,49 @@ def parse_path_month(text: str) -> YearMonth:
         raise ApiError(422, "malformed", f"month: {exc}") from None
 
 
-async def json_object(request: Request) -> dict:
-    """The request's JSON object body, read after the session check; 422 otherwise."""
+# No request the app sends nests deeper than a care-plan change (about 6 levels); far deeper
+# is a probe, and Python's parser and validators recurse (the probe's 50,000-deep body
+# answered 500).
+MAX_JSON_DEPTH = 32
+
+
+def decode_json(raw: bytes) -> Any:
+    """Strict JSON (no NaN or Infinity), at most MAX_JSON_DEPTH deep; 422 naming the body."""
+    def refuse(constant: str) -> None:
+        raise ValueError(constant)
+
     try:
-        body = await request.json()
+        value = json.loads(raw, parse_constant=refuse)
+    except RecursionError:
+        raise ApiError(422, "malformed", "body: nested too deeply") from None
     except ValueError:
         raise ApiError(422, "malformed", "body: not valid JSON") from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise ApiError(422, "malformed", f"body: nested deeper than {MAX_JSON_DEPTH} levels")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """Without recursion: the point is to measure what recursion cannot take."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if level <= MAX_JSON_DEPTH:
+                stack.extend((child, level + 1)
+                             for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON body (api/request_guard.py already capped its size)."""
+    return decode_json(await request.body())
+
+
+async def json_object(request: Request) -> dict:
+    """The request's JSON object body, read after the session check; 422 otherwise."""
+    body = await json_body(request)
     if not isinstance(body, dict):
         raise ApiError(422, "malformed", "body: expected a JSON object")
     return body

@@ -8,6 +8,7 @@ from ccm_pwa.api.errors import install_error_handlers
 from ccm_pwa.api.routes import (
     candidates,
     health,
+    installations,
     months,
     patients,
     push,
@@ -35,6 +36,7 @@ api.include_router(session.router, prefix=API_PREFIX)
 api.include_router(worklist.router, prefix=API_PREFIX)
 api.include_router(patients.router, prefix=API_PREFIX)
 api.include_router(sync.router, prefix=API_PREFIX)
+api.include_router(installations.router, prefix=API_PREFIX)
 api.include_router(candidates.router, prefix=API_PREFIX)
 api.include_router(team.router, prefix=API_PREFIX)
 api.include_router(review.router, prefix=API_PREFIX)

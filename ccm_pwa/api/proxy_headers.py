@@ -4,7 +4,7 @@ Behind nginx or Caddy the app itself speaks plain HTTP on loopback. Without the 
 `X-Forwarded-Proto` it would believe every request is `http`: no HSTS header, no `Secure`
 `__Host-` session cookie. Without `X-Forwarded-For` the audit log would record the proxy's
 address for every sign-in. Anyone can send those headers, so they count only when the
-connection comes from an address in `CCM_TRUSTED_PROXIES` (default: loopback).
+connection comes from an address in `CCM_TRUSTED_PROXIES` (default: none — nobody).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""ASGI middleware around the whole app (pages, API, websocket): security headers and
-the websocket Origin check.
+"""ASGI middleware around the whole app (pages, API): security headers.
 
 - every HTTP response: CSP (no 'unsafe-eval'), nosniff, same-origin referrer, no framing;
 - API responses and HTML documents: `Cache-Control: no-store`, so neither a shared cache nor
   the back button after sign-out shows PHI;
-- the Reflex websocket (`/_event`) is refused when its Origin is another site's.
+
+The Origin checks (API and websocket) are api/request_guard.py's.
 """
 
 from __future__ import annotations
@@ -49,9 +49,6 @@ _ALWAYS = [
 
 def with_security_headers(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "websocket" and not _same_origin(scope):
-            await send({"type": "websocket.close", "code": 1008})
-            return
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
@@ -81,12 +78,3 @@ def with_security_headers(app: ASGIApp) -> ASGIApp:
 
     return middleware
 
-
-def _same_origin(scope: Scope) -> bool:
-    """No Origin (not a browser) passes; a browser's Origin must name this host."""
-    headers = {k.lower(): v for k, v in scope.get("headers", [])}
-    origin = headers.get(b"origin")
-    if origin is None:
-        return True
-    host = headers.get(b"host", b"")
-    return origin.split(b"://", 1)[-1] == host

@@ -30,13 +30,21 @@ def visible_patients(user: User) -> sa.Select:
                               Patient.billing_practitioner_id == user.id))
 
 
+def id_or_denied(value: uuid.UUID | str) -> uuid.UUID:
+    """An id from a request or a screen; a malformed one is refused like an unknown one,
+    so a caller learns nothing from the difference."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise AccessDenied from None
+
+
 def require_patient(*, session: Session, user: User, patient_id: uuid.UUID | str) -> Patient:
     """The patient, if `user` may see them; otherwise AccessDenied (also for unknown ids,
     so a caller cannot probe which ids exist)."""
-    try:
-        wanted = patient_id if isinstance(patient_id, uuid.UUID) else uuid.UUID(str(patient_id))
-    except ValueError:
-        raise AccessDenied from None
+    wanted = id_or_denied(patient_id)
     allowed = session.execute(visible_patients(user).where(Patient.id == wanted)).first()
     if allowed is None:
         raise AccessDenied

@@ -78,7 +78,7 @@ def sign_in(*, session: Session, email: str, password: str, code: str, client: s
     if not verify_password(user.password_hash, password):
         return _failed(session, user, email, client, ip, now, "bad_password")
     enrolled = user.totp_enrolled_at is not None
-    if enrolled and not _second_factor_ok(session, user, code, now):
+    if enrolled and not _second_factor_ok(session, user, code, now, _client(ip, client)):
         return _failed(session, user, email, client, ip, now, "bad_code")
     session.execute(sa.update(User).where(User.id == user.id)
                     .values(failed_attempts=0, backoff_until=None))
@@ -152,12 +152,16 @@ WRONG_CURRENT = "Your current password or the code did not match."
 
 def change_password(*, session: Session, user: User, current_password: str, code: str,
                     new_password: str, confirm_password: str, client: str,
-                    now: datetime) -> PasswordChange:
+                    now: datetime, ip: str = "") -> PasswordChange:
     """A signed-in user changes the password: current password and a fresh code required
-    (re-authentication), then every session ends and this device gets a new one."""
+    (re-authentication), then every session ends and this device gets a new one.
+
+    `ip` goes into the refusal's and a replay's audit row as sign-in's do (`ip=… ua=…`);
+    without it the rows keep the client label alone."""
+    who = _client(ip, client) if ip else client
     if not verify_password(user.password_hash, current_password) or \
-            not _second_factor_ok(session, user, code, now):
-        record_audit(session=session, action="password.change", user_id=user.id, client=client,
+            not _second_factor_ok(session, user, code, now, who):
+        record_audit(session=session, action="password.change", user_id=user.id, client=who,
                      outcome="failure", occurred_at=now)
         return PasswordChange(ok=False, message=WRONG_CURRENT)
     problem = password_problem(new_password, confirm_password, user)
@@ -186,7 +190,11 @@ def unlock_user(*, session: Session, user: User, by: User, client: str,
                  detail={"target_user": str(user.id)}, occurred_at=now or utc_now())
 
 
-def _second_factor_ok(session: Session, user: User, code: str, now: datetime) -> bool:
+def _second_factor_ok(session: Session, user: User, code: str, now: datetime,
+                      client: str) -> bool:
+    """`client` (address and user agent) goes into a replay's audit row: a replayed code
+    means someone has the password and a code already seen in use (phished, watched), and
+    the address is the lead to follow."""
     if _RECOVERY_CODE.match(code.strip()):
         return use_recovery_code(session=session, user_id=user.id, code=code, now=now)
     assert user.totp_secret is not None
@@ -200,7 +208,7 @@ def _second_factor_ok(session: Session, user: User, code: str, now: datetime) ->
         .values(totp_last_used_step=step))
     if claimed.rowcount != 1:
         record_audit(session=session, action="totp.replay", user_id=user.id, outcome="failure",
-                     detail={"step": step}, occurred_at=now)
+                     client=client, detail={"step": step}, occurred_at=now)
         return False
     return True
 

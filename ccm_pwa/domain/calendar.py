@@ -12,6 +12,10 @@ from zoneinfo import ZoneInfo
 _YEAR_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
+# Medicare has paid for CCM since 2015; a month typed into a request or a command is in here.
+TYPED_YEARS = range(2000, 2101)
+
+
 @dataclass(frozen=True, order=True)
 class YearMonth:
     """A calendar month, because CMS counts care-management time per calendar month (T1)."""
@@ -27,11 +31,17 @@ class YearMonth:
 
     @classmethod
     def parse(cls, text: str) -> YearMonth:
-        """Accept only "YYYY-MM", so "2026-1" or "2026-13" cannot slip into a claim month."""
+        """Accept only "YYYY-MM", so "2026-1" or "2026-13" cannot slip into a claim month,
+        and only years the program can have (`TYPED_YEARS`): 0001-01 or 9999-12 is a typo
+        or a probe, and their month arithmetic would leave the calendar."""
         match = _YEAR_MONTH.fullmatch(text)
         if match is None:
             raise ValueError(f"{text!r} is not a month like 2026-11")
-        return cls(int(match[1]), int(match[2]))
+        year = int(match[1])
+        if year not in TYPED_YEARS:
+            raise ValueError(f"{text!r} is outside {TYPED_YEARS.start}-01.."
+                             f"{TYPED_YEARS.stop - 1}-12")
+        return cls(year, int(match[2]))
 
     @classmethod
     def of(cls, day: date) -> YearMonth:

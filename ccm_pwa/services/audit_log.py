@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from ccm_pwa.domain.spreadsheet_cells import csv_text
 from ccm_pwa.models import AuditEvent, Patient, User
 
 
@@ -23,7 +23,7 @@ class AuditLine:
     outcome: str
     patient_mrn: str
     client: str
-    detail: str
+    detail: Any  # the stored JSON value: an object for every row the app writes
 
 
 def audit_lines(*, session: Session, practice_id: uuid.UUID | None, since: datetime | None = None,
@@ -42,19 +42,41 @@ def audit_lines(*, session: Session, practice_id: uuid.UUID | None, since: datet
     if limit is not None:
         query = query.limit(limit)
     return [AuditLine(event.occurred_at.isoformat(), email or "", event.action, event.outcome,
-                      mrn or "", event.client, json.dumps(event.detail, sort_keys=True))
+                      mrn or "", event.client, _detail_value(event.detail))
             for event, email, mrn in session.execute(query)]
 
 
+def _detail_value(stored: Any) -> Any:
+    """A detail that arrives as text (a row written as a JSON string, or by hand) is parsed,
+    so an export carries an object either way; text that is not JSON stays text."""
+    if stored is None:
+        return {}
+    if isinstance(stored, str):
+        try:
+            return json.loads(stored)
+        except ValueError:
+            return stored
+    return stored
+
+
 def as_csv(lines: list[AuditLine]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(AuditLine.__dataclass_fields__),
-                            lineterminator="\n")
-    writer.writeheader()
-    for line in lines:
-        writer.writerow(asdict(line))
-    return out.getvalue()
+    """A spreadsheet cell holds text, so `detail` is its JSON text here; every cell is made
+    inert (spreadsheet_cells): an MRN from an imported panel may begin with `=`."""
+    return csv_text(list(AuditLine.__dataclass_fields__), (
+        {**asdict(line), "detail": _detail_text(line.detail)} for line in lines))
 
 
 def as_jsonl(lines: list[AuditLine]) -> str:
-    return "".join(json.dumps(asdict(line)) + "\n" for line in lines)
+    """`detail` is a JSON object, not JSON text inside JSON, so `jq '.detail.month'` or a
+    log store can query its fields. JSON is not a spreadsheet: values are kept as stored."""
+    return "".join(json.dumps({**asdict(line), "detail": _sorted(line.detail)}) + "\n"
+                   for line in lines)
+
+
+def _detail_text(detail: Any) -> str:
+    return detail if isinstance(detail, str) else json.dumps(detail, sort_keys=True)
+
+
+def _sorted(detail: Any) -> Any:
+    """Keys in a stable order, as the export had when `detail` was sorted JSON text."""
+    return json.loads(json.dumps(detail, sort_keys=True))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
@@ -13,6 +11,7 @@ from sqlmodel import Session, select
 
 from ccm_pwa.domain.billing import ClaimLine, MonthEvaluation, evaluate_month
 from ccm_pwa.domain.calendar import YearMonth, month_bounds
+from ccm_pwa.domain.spreadsheet_cells import csv_text
 from ccm_pwa.models import CarePlanRevision, Patient, Practice, User
 from ccm_pwa.services.billing_cases import PatientMonthInput, load_month_inputs
 
@@ -69,12 +68,8 @@ def _amount(line: ClaimLine) -> str:
 
 
 def rows_as_csv(rows: list[ClaimRow]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow(asdict(row))
-    return out.getvalue()
+    """Cells that a spreadsheet would run as formulas are made inert (spreadsheet_cells)."""
+    return csv_text(CSV_COLUMNS, (asdict(row) for row in rows))
 
 
 def report_summary(rows: list[ClaimRow]) -> dict[str, object]:

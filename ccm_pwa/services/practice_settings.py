@@ -1,4 +1,5 @@
-"""Practice settings an admin changes: time zone, reminder time, fee year (audited).
+"""Practice settings an admin changes: time zone, reminder time, fee year, app-lock minutes
+(audited).
 
 - The time zone defines every billing month (design §4), so changing it re-buckets time
   entries between months: it is refused while any month is closed, and the rollups are
@@ -6,6 +7,8 @@
 - The fee year prices every month's expected amount: the rollups are rebuilt; a closed
   month keeps the totals recorded in its close audit row.
 - The reminder time is the practice-local "HH:MM" of the daily digest.
+- The app-lock minutes are how long a phone may sit idle before it asks for its PIN again
+  (assets/field/lock.js); phones get it in their next sync pull (`me`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from ccm_pwa.models import MonthClose, MonthStatus, Practice, Role, User
 from ccm_pwa.services.rollups import rebuild_rollups
 
 _HH_MM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
+# Under a minute locks mid-call; past half an hour an unattended phone stays open too long.
+APP_LOCK_MINUTES = range(1, 31)
 
 
 class SettingsError(ValueError):
@@ -32,7 +37,8 @@ class SettingsError(ValueError):
 def update_practice_settings(*, session: Session, admin: User, now: datetime,
                              timezone: str | None = None,
                              reminder_local_time: str | None = None,
-                             fee_year: int | None = None, client: str = "") -> Practice:
+                             fee_year: int | None = None, app_lock_minutes: int | None = None,
+                             client: str = "") -> Practice:
     """Change the given settings (None: leave as is); one audit row with before/after."""
     require_role(admin, Role.ADMIN)
     practice = session.get(Practice, admin.practice_id)
@@ -63,6 +69,13 @@ def update_practice_settings(*, session: Session, admin: User, now: datetime,
                                 f"{', '.join(map(str, fee_years()))})")
         changes["fee_year"] = {"from": practice.fee_year, "to": fee_year}
         practice.fee_year = fee_year
+    if app_lock_minutes is not None and app_lock_minutes != practice.app_lock_minutes:
+        if app_lock_minutes not in APP_LOCK_MINUTES:
+            raise SettingsError(f"app_lock_minutes: {app_lock_minutes} is not between "
+                                f"{APP_LOCK_MINUTES[0]} and {APP_LOCK_MINUTES[-1]}")
+        changes["app_lock_minutes"] = {"from": practice.app_lock_minutes,
+                                       "to": app_lock_minutes}
+        practice.app_lock_minutes = app_lock_minutes
     if not changes:
         return practice
     session.add(practice)

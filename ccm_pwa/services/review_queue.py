@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from ccm_pwa.auth.access import AccessDenied, require_patient, visible_patients
+from ccm_pwa.auth.access import AccessDenied, id_or_denied, require_patient, visible_patients
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.domain.calendar import YearMonth, local_month, month_bounds
 from ccm_pwa.domain.month_checks import Interval, cross_patient_overlaps
@@ -157,11 +157,7 @@ def decide(*, session: Session, viewer: User, entry_id: uuid.UUID | str, decisio
     reason = reason.strip()
     if decision == "void" and not reason:
         raise ReviewError("a void needs a reason")
-    try:
-        wanted = entry_id if isinstance(entry_id, uuid.UUID) else uuid.UUID(str(entry_id))
-    except ValueError:
-        raise AccessDenied from None
-    entry = session.get(TimeEntry, wanted)
+    entry = session.get(TimeEntry, id_or_denied(entry_id))
     if entry is None:
         raise AccessDenied
     require_patient(session=session, user=viewer, patient_id=entry.patient_id)

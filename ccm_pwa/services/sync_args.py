@@ -13,6 +13,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -23,6 +24,7 @@ from pydantic import (
     field_validator,
 )
 
+from ccm_pwa.domain.calendar import TYPED_YEARS
 from ccm_pwa.models import Activity, CarePlanElement, Program, TimeSource
 from ccm_pwa.services.time_entries import MAX_ENTRY_SECONDS
 
@@ -40,13 +42,24 @@ def _blank_is_none(value: object) -> object:
     return None if value == "" else value
 
 
-OptionalDate = Annotated[dt.date | None, BeforeValidator(_blank_is_none)]
+def _typed_year(value: dt.date) -> dt.date:
+    """A phone's date or time in year 1 or 9999 is a broken clock or a probe, and its
+    arithmetic (month ends, durations) would leave the calendar: malformed, named."""
+    if value.year not in TYPED_YEARS:
+        raise ValueError(f"year {value.year} is outside {TYPED_YEARS.start}.."
+                         f"{TYPED_YEARS.stop - 1}")
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_typed_year)]
+Day = Annotated[dt.date, AfterValidator(_typed_year)]
+OptionalDate = Annotated[Day | None, BeforeValidator(_blank_is_none)]
 
 
 class RecordTime(Args):
     entry_id: uuid.UUID
     patient_id: uuid.UUID
-    started_at: AwareDatetime
+    started_at: Moment
     duration_seconds: StrictInt = Field(ge=1, le=MAX_ENTRY_SECONDS)
     activity: Activity
     note: Text = ""
@@ -124,7 +137,7 @@ class SetDetails(Args):
 
 class Review(Args):
     patient_id: uuid.UUID
-    reviewed_on: dt.date
+    reviewed_on: Day
 
 
 class CompleteTask(Args):

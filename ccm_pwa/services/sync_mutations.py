@@ -53,7 +53,12 @@ from ccm_pwa.services.sync_args import (
     UpdatePlan,
     VoidTime,
 )
-from ccm_pwa.services.time_entries import TimeEntryError, record_time_entry, void_time_entry
+from ccm_pwa.services.time_entries import (
+    TimeEntryError,
+    check_entry_window,
+    record_time_entry,
+    void_time_entry,
+)
 
 MAX_SKEW_SECONDS = 300
 
@@ -118,13 +123,25 @@ def _refusals_as_rejection(patient_id: uuid.UUID) -> Iterator[None]:
         raise Rejected(str(exc), patient_id) from None
 
 
-def _patient(ctx: Context, patient_id: uuid.UUID) -> Patient:
+NOT_ON_CASELOAD = "this patient is not on your caseload"
+NO_SUCH_ENTRY = "there is no such time entry"
+NO_SUCH_CONFLICT = "there is no such care-plan conflict"
+NO_SUCH_TASK = "there is no such task"
+
+
+def _patient(ctx: Context, patient_id: uuid.UUID, unknown: str = NOT_ON_CASELOAD) -> Patient:
+    """The patient, if on the pusher's caseload; else rejected with `unknown`.
+
+    A task, entry or conflict found by id but belonging to someone else's patient is
+    refused with the same words as an id that does not exist (`unknown`), so a rejection
+    never tells whether another caseload's record exists.
+    """
     if (known := ctx.state.patients.get(patient_id)) is not None:
         return known  # checked earlier in this push (one transaction: still true)
     try:
         patient = require_patient(session=ctx.session, user=ctx.user, patient_id=patient_id)
     except AccessDenied:
-        raise Rejected("this patient is not on your caseload") from None
+        raise Rejected(unknown) from None
     ctx.state.patients[patient_id] = patient
     return patient
 
@@ -136,6 +153,9 @@ def record_time(ctx: Context, args: RecordTime) -> uuid.UUID:
         if existing.patient_id == patient.id and existing.performer_id == ctx.user.id:
             return patient.id  # recorded before (another device, or a reinstall): once only
         raise Rejected("this entry id is already used by another entry", patient.id)
+    with _refusals_as_rejection(patient.id):
+        check_entry_window(args.started_at, args.duration_seconds, ctx.now,
+                           ctx.clock_skew_seconds)
     end = args.started_at + timedelta(seconds=args.duration_seconds)
     _refuse_closed_months(ctx, args.started_at, end, patient.id)
     clash = _overlapping_entry(ctx, args.started_at, end)
@@ -176,8 +196,8 @@ def _sync_flags(ctx: Context, started_at: datetime) -> list[str]:
 def void_time(ctx: Context, args: VoidTime) -> uuid.UUID:
     entry = ctx.session.get(TimeEntry, args.entry_id)
     if entry is None:
-        raise Rejected("there is no such time entry")
-    patient = _patient(ctx, entry.patient_id)
+        raise Rejected(NO_SUCH_ENTRY)
+    patient = _patient(ctx, entry.patient_id, unknown=NO_SUCH_ENTRY)
     if entry.performer_id != ctx.user.id and ctx.user.role == Role.CARE_MANAGER:
         raise Rejected("only the person who recorded an entry, or a supervisor, may void it",
                        patient.id)
@@ -242,8 +262,8 @@ def resolve_conflict(ctx: Context, args: ResolveConflict) -> uuid.UUID:
     conflict = ctx.session.get(CarePlanConflict, args.conflict_id)
     plan = ctx.session.get(CarePlan, conflict.care_plan_id) if conflict else None
     if conflict is None or plan is None:
-        raise Rejected("there is no such care-plan conflict")
-    patient = _patient(ctx, plan.patient_id)
+        raise Rejected(NO_SUCH_CONFLICT)
+    patient = _patient(ctx, plan.patient_id, unknown=NO_SUCH_CONFLICT)
     with _refusals_as_rejection(patient.id):
         care_plans.resolve_conflict(session=ctx.session, conflict=conflict, user=ctx.user,
                                     keep_mine=args.keep == "mine",
@@ -275,8 +295,8 @@ def review(ctx: Context, args: Review) -> uuid.UUID:
 def complete_task(ctx: Context, args: CompleteTask) -> uuid.UUID:
     task = ctx.session.get(Task, args.task_id)
     if task is None:
-        raise Rejected("there is no such task")
-    patient = _patient(ctx, task.patient_id)
+        raise Rejected(NO_SUCH_TASK)
+    patient = _patient(ctx, task.patient_id, unknown=NO_SUCH_TASK)
     if task.status == TaskStatus.COMPLETED:
         return patient.id
     if task.status == TaskStatus.CANCELLED:

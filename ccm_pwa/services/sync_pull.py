@@ -137,7 +137,7 @@ def documents(*, session: Session, user: User, client_id: uuid.UUID,
     records = patient_records(session=session, patients=patients, month=None, now=now)
     docs: dict[str, Any] = {
         "me": {"name": me.name, "role": str(me.role), "practice": practice.name,
-               "timezone": practice.timezone},
+               "timezone": practice.timezone, "app_lock_minutes": practice.app_lock_minutes},
         "worklist": worklist,
         "candidates": {"patients": candidate_rows(session=session, user=me)},
         "rejections": {"items": _rejections(session, me, client_id, zone)},

@@ -27,14 +27,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, Field, StrictInt, ValidationError
+from pydantic import BaseModel, Field, StrictInt, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.models import AppliedMutation, MutationOutcome, Practice, SyncClient, User
 from ccm_pwa.services.rollups import refresh_many
-from ccm_pwa.services.sync_args import Args
+from ccm_pwa.services.sync_args import Args, Moment
 from ccm_pwa.services.sync_mutations import MUTATIONS, Applied, Context, PushState, Rejected
 
 SCHEMA_VERSION = 1
@@ -86,13 +86,13 @@ class _Envelope(BaseModel):
     client_id: uuid.UUID
     schema_version: StrictInt
     mutations: Annotated[list[_RawMutation], Field(max_length=MAX_BATCH)]
-    client_time: AwareDatetime | None = None
+    client_time: Moment | None = None
 
 
 class _RawMutation(BaseModel):
     id: StrictInt = Field(ge=1)
     name: Annotated[str, Field(strict=True, max_length=64)]
-    occurred_at: AwareDatetime
+    occurred_at: Moment
     args: dict[str, Any]
 
 

@@ -13,7 +13,7 @@ import uuid
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from ccm_pwa.auth.access import AccessDenied, require_role
+from ccm_pwa.auth.access import AccessDenied, id_or_denied, require_role
 from ccm_pwa.models import Patient, Role, User
 
 OVERSEERS = (Role.SUPERVISOR, Role.ADMIN)
@@ -42,10 +42,7 @@ def team_members(*, session: Session, viewer: User) -> list[User]:
 def require_team_member(*, session: Session, viewer: User,
                         user_id: uuid.UUID | str) -> User:
     """A member of the viewer's team, or AccessDenied (also for unknown or malformed ids)."""
-    try:
-        wanted = user_id if isinstance(user_id, uuid.UUID) else uuid.UUID(str(user_id))
-    except ValueError:
-        raise AccessDenied from None
+    wanted = id_or_denied(user_id)
     for member in team_members(session=session, viewer=viewer):
         if member.id == wanted:
             return member

@@ -31,8 +31,35 @@ LONG_ENTRY_SECONDS = 90 * 60
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
+# Medicare's timely-filing limit is 12 months after the date of service: older time can
+# never be billed, so it is refused rather than stored (a wrong date, a reset clock).
+OLDEST_MONTHS = 12
+
+
 class TimeEntryError(ValueError):
     """The entry cannot be recorded or voided as asked; the message says why."""
+
+
+def check_entry_window(started_at: datetime, duration_seconds: int, now: datetime,
+                       clock_skew_seconds: float | None = None) -> None:
+    """Refuse time that cannot be real: starting before the timely-filing window, or ending
+    after now — beyond FUTURE_TOLERANCE, plus the device's own clock lead when its push
+    said what its clock read (that entry is kept, flagged for review)."""
+    first_month = now.year * 12 + now.month - 1 - OLDEST_MONTHS
+    earliest = now.replace(year=first_month // 12, month=first_month % 12 + 1, day=1, hour=0,
+                           minute=0, second=0, microsecond=0)
+    latest_end = now + FUTURE_TOLERANCE + timedelta(seconds=max(0.0, clock_skew_seconds or 0.0))
+    try:
+        too_old = started_at < earliest
+        too_late = started_at + timedelta(seconds=duration_seconds) > latest_end
+    except OverflowError:  # beyond the calendar's end: not a real call either
+        too_old, too_late = False, True
+    if too_old:
+        raise TimeEntryError(f"started_at: before {earliest:%Y-%m-%d}, more than "
+                             f"{OLDEST_MONTHS} months ago (Medicare's timely-filing limit)")
+    if too_late:
+        raise TimeEntryError("started_at: this call would end in the future "
+                             f"(after {latest_end:%Y-%m-%d %H:%M} UTC): check the phone's clock")
 
 
 def record_time_entry(

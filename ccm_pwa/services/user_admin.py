@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from ccm_pwa.auth.access import AccessDenied
+from ccm_pwa.auth.access import AccessDenied, id_or_denied
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.auth.passwords import generate_password, hash_password
 from ccm_pwa.auth.sessions import revoke_all_sessions
@@ -19,11 +19,7 @@ from ccm_pwa.services.users import NewUser, create_user
 
 def practice_user(*, session: Session, admin: User, user_id: str) -> User:
     """A user of the admin's own practice, or AccessDenied (also for malformed ids)."""
-    try:
-        wanted = uuid.UUID(str(user_id))
-    except ValueError:
-        raise AccessDenied from None
-    user = session.get(User, wanted)
+    user = session.get(User, id_or_denied(user_id))
     if user is None or user.practice_id != admin.practice_id:
         raise AccessDenied
     return user

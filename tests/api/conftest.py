@@ -32,9 +32,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def api_server(db_url: str, tmp_path: Path) -> Iterator[ApiServer]:
+def api_server(db_url: str, tmp_path: Path, request: pytest.FixtureRequest
+               ) -> Iterator[ApiServer]:
     port = _free_port()
-    env = {**os.environ, "CCM_DATABASE_URL": db_url, "CCM_REPORTS_API_TOKEN": REPORT_TOKEN}
+    marker = request.node.get_closest_marker("server_env")
+    env = {**os.environ, "CCM_DATABASE_URL": db_url, "CCM_REPORTS_API_TOKEN": REPORT_TOKEN,
+           **(marker.kwargs if marker else {})}
     granian = str(Path(sys.executable).with_name("granian"))
     log = (tmp_path / "api.log").open("w")
     process = subprocess.Popen(

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from ccm_pwa.models import AuditEvent
 from ccm_pwa.services.demo_practice import create_demo_practice
 from tests.api.conftest import REPORT_TOKEN, ApiServer
+from tests.db.test_cli_exports import FORMULA_NAMES, rename_billed
 
 AUTH = {"Authorization": f"Bearer {REPORT_TOKEN}"}
 
@@ -65,3 +66,24 @@ def test_openapi_lists_the_routes(api_server: ApiServer) -> None:
     spec = httpx.get(f"{api_server.url}/api/v1/openapi.json").json()
     assert "/api/v1/reports/billing" in spec["paths"]
     assert "/api/v1/health" in spec["paths"]
+
+
+def test_a_formula_in_a_patient_name_reaches_no_spreadsheet(api_server: ApiServer,
+                                                            session: Session) -> None:
+    """Names come from the EHR panel: one beginning with `=` must not run in Excel. Only the
+    name cells change; codes, units, minutes, amounts and dates are what they were."""
+    _load_demo(session)
+    url = f"{api_server.url}/api/v1/reports/billing?month=2026-10&format=csv"
+    before = list(csv.DictReader(io.StringIO(httpx.get(url, headers=AUTH).text, newline="")))
+    assert before
+    names = rename_billed(session, sorted({r["mrn"] for r in before}),
+                          [*FORMULA_NAMES, "Lee\r=1+1"])
+    response = httpx.get(url, headers=AUTH)
+    after = list(csv.DictReader(io.StringIO(response.text, newline="")))
+    assert len(after) == len(before)  # a CR inside a name split no row
+    for old, new in zip(before, after, strict=True):
+        wanted = names[new["mrn"]]
+        assert new["patient_name"] == (wanted if wanted.startswith("Lee") else "'" + wanted)
+        assert {k: v for k, v in new.items() if k != "patient_name"} == \
+            {k: v for k, v in old.items() if k != "patient_name"}
+    assert {r["patient_name"][:2] for r in after} >= {"'=", "'+", "'-", "'@", "'\t", "'\r"}

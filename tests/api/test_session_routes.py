@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pyotp
+import pytest
 from sqlmodel import Session, select
 
 from ccm_pwa.auth.recovery import issue_recovery_codes
@@ -170,11 +171,50 @@ def test_password_change_signs_out_other_devices(api_server: ApiServer,
                      cookies={"ccm_session": again.cookies["ccm_session"]}).status_code == 401
 
 
+@pytest.mark.server_env(CCM_TRUSTED_PROXIES="127.0.0.1,::1")
 def test_behind_the_tls_proxy_responses_carry_hsts(api_server: ApiServer) -> None:
-    """The app listens on loopback behind nginx/Caddy: the proxy's X-Forwarded-Proto makes
-    the request https (HSTS, Secure cookies); without it nothing claims https."""
+    """The app listens on loopback behind nginx/Caddy, named in CCM_TRUSTED_PROXIES as the
+    deploy guide does: the proxy's X-Forwarded-Proto makes the request https (HSTS, Secure
+    cookies); without it nothing claims https."""
     behind = httpx.get(f"{api_server.url}/api/v1/health",
                        headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.9"})
     assert behind.headers["strict-transport-security"].startswith("max-age=31536000")
     plain = httpx.get(f"{api_server.url}/api/v1/health")
     assert "strict-transport-security" not in plain.headers
+
+
+def test_a_replayed_code_is_audited_with_address_and_user_agent(api_server: ApiServer,
+                                                                session: Session) -> None:
+    """The replay row is the lead to whoever holds the password and a used code: it names
+    the address and user agent as the sign-in failure of the same request does."""
+    from ccm_pwa.models import AuditEvent
+
+    user, secret = _enrolled_user(session)
+    code = pyotp.TOTP(secret).now()
+    first = _sign_in(api_server, user.email, PASSWORD, code, **{"user-agent": "phone/1"})
+    assert first.status_code == 200
+    replayed = _sign_in(api_server, user.email, PASSWORD, code, **{"user-agent": "replayer/2"})
+    assert replayed.status_code == 401
+
+    def rows(action: str) -> list[AuditEvent]:
+        session.expire_all()
+        return list(session.exec(select(AuditEvent).where(AuditEvent.action == action)
+                                 .order_by(AuditEvent.occurred_at)))
+
+    [replay] = rows("totp.replay")
+    assert replay.user_id == user.id and replay.outcome == "failure"
+    assert replay.client == "ip=127.0.0.1 ua=replayer/2"
+    [failure] = [e for e in rows("sign_in") if e.outcome == "failure"]
+    assert failure.detail["why"] == "bad_code" and failure.client == replay.client
+
+    # the same code again, to re-authenticate a password change: audited as a replay too
+    form = {"current_password": PASSWORD, "otp": code, "new_password": "brand new secret 7",
+            "confirm_password": "brand new secret 7"}
+    refused = httpx.post(f"{api_server.url}/api/v1/session/password", data=form,
+                         headers={"user-agent": "changer/3"},
+                         cookies={"ccm_session": first.cookies["ccm_session"]})
+    assert refused.headers["location"] == "/account?problem=current"
+    replay = rows("totp.replay")[-1]
+    [change] = rows("password.change")
+    assert change.outcome == "failure" and "ua=changer/3" in replay.client
+    assert replay.client == change.client

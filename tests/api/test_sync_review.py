@@ -69,13 +69,37 @@ def test_time_from_an_ended_month_is_flagged_late(api_server: ApiServer, world: 
     assert flags(world, this_month) == []
 
 
-def test_an_entry_ending_in_the_future_is_flagged(api_server: ApiServer, world: World) -> None:
+def test_an_entry_ending_in_the_future_is_refused_naming_the_field(api_server: ApiServer,
+                                                                 world: World) -> None:
     started = datetime.now(UTC) - timedelta(minutes=5)
-    if started.astimezone(CHICAGO).date() != world.today:
+    if started.astimezone(CHICAGO).date() != datetime.now(CHICAGO).date():
         pytest.skip("too close to local midnight")
     running = record(world, world.rosa, started.isoformat(), seconds=1800)
-    send(api_server, batch(str(uuid.uuid4()), (1, "time_entry.record", running)), world.cookies)
-    assert flags(world, running) == ["future_dated"]
+    response = send(api_server, batch(str(uuid.uuid4()), (1, "time_entry.record", running)),
+                    world.cookies)
+    [result] = response.json()["results"]
+    assert result["status"] == "rejected"
+    assert result["reason"].startswith("started_at: this call would end in the future")
+    world.session.expire_all()
+    assert world.session.get(TimeEntry, uuid.UUID(running["entry_id"])) is None
+
+
+def test_a_phone_whose_clock_runs_ahead_keeps_its_entry_flagged(api_server: ApiServer,
+                                                                world: World) -> None:
+    """The phone said what its clock read (client_time, 30 minutes ahead): its call ending
+    in our future is its clock, not an invented call — kept, flagged for the supervisor."""
+    now = datetime.now(UTC)
+    started = now + timedelta(minutes=25) - timedelta(minutes=20)
+    today = now.astimezone(CHICAGO).date()
+    if (started.astimezone(CHICAGO).date() != today
+            or (now + timedelta(minutes=30)).astimezone(CHICAGO).date() != today):
+        pytest.skip("too close to local midnight")
+    running = record(world, world.rosa, started.isoformat(), seconds=1200)
+    body = batch(str(uuid.uuid4()), (1, "time_entry.record", running))
+    body["client_time"] = (now + timedelta(minutes=30)).isoformat()
+    response = send(api_server, body, world.cookies)
+    assert response.json()["results"][0]["status"] == "applied"
+    assert sorted(flags(world, running)) == ["clock_skew", "future_dated"]
 
 
 def update(world: World, i: int, *changes: tuple[str, Any, int]) -> tuple[int, str, dict]:
@@ -174,8 +198,9 @@ def test_resolve_after_another_change_is_refused(api_server: ApiServer, world: W
     assert world.count(CarePlanRevision) == 2
     ben = send(api_server, batch(str(uuid.uuid4()), resolve(1, conflict, "theirs", 2)),
                world.ben_cookies).json()["results"]
+    # Another caseload's conflict reads exactly like one that does not exist (issue 14).
     assert ben == [{"id": 1, "status": "rejected",
-                    "reason": "this patient is not on your caseload"}]
+                    "reason": "there is no such care-plan conflict"}]
 
 
 def discard(server: ApiServer, body: Any, cookies: dict[str, str]) -> httpx.Response:

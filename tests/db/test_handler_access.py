@@ -48,6 +48,10 @@ PUBLIC_ROUTES = {
     ("DELETE", "/api/v1/session"),  # signing out without a session reveals nothing
     ("POST", "/api/v1/session/sign-out"),
     ("POST", "/api/v1/session/sign-out-everywhere"),  # without a session: only clears cookies
+    # A lost phone asks whether to erase itself, and says it did, with or without a session:
+    # one bit about an installation id only that phone knows (api/routes/installations.py).
+    ("GET", "/api/v1/sync/wipe"),
+    ("POST", "/api/v1/sync/wiped"),
 }
 # Handlers that act on the caller's own practice, not on ids they are given: another
 # practice's admin may use them (for her practice), and must change nothing in ours.

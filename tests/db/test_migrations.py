@@ -12,11 +12,11 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from ccm_pwa.db import get_engine
 from ccm_pwa.migrations import alembic_config, current_revision, head_revision, upgrade
-from ccm_pwa.models import CarePlan
+from ccm_pwa.models import CarePlan, Practice, SyncClient, TimeEntry
 from tests.conftest import BACKENDS, throwaway_postgres_database
 
 
@@ -123,3 +123,36 @@ def _insert_care_plan(connection: sa.Connection) -> dict[str, uuid.UUID]:
         ":now)"), {"id": key["plan"], "patient": key["patient"], "on": date(2026, 10, 2),
                    "user": key["user"], "now": now})
     return ids
+
+
+def test_upgrade_from_0003_keeps_installations(fresh_url: str) -> None:
+    """A database at 0003 with a phone's installation (and time recorded through it) gains
+    the remote-erase columns and the practice's lock minutes (5) without losing a row."""
+    assert upgrade(fresh_url, "0003") == "0003"
+    engine = get_engine(fresh_url)
+    client_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        ids = _insert_care_plan(connection)
+        key = _key(connection, client_id)
+        connection.execute(sa.text(
+            "INSERT INTO sync_client (id, user_id, device_label, last_mutation_id, "
+            "schema_version, created_at, last_seen_at) VALUES (:id, :user, 'Pixel 7', 3, 1, "
+            ":now, :now)"), {"id": key, "user": _key(connection, ids["user"]), "now": now})
+        connection.execute(sa.text(
+            "INSERT INTO time_entry (id, patient_id, performer_id, performer_kind, activity, "
+            "note, started_at, duration_seconds, source, occurred_at, received_at, client_id, "
+            "mutation_id, review_flags) VALUES (:id, :patient, :user, 'clinical_staff', "
+            "'phone_call_patient', '', :now, 600, 'timer', :now, :now, :client, 1, '[]')"),
+            {"id": _key(connection, uuid.uuid4()), "patient": _key(connection, ids["patient"]),
+             "user": _key(connection, ids["user"]), "now": now, "client": key})
+    assert upgrade(fresh_url) == head_revision()
+    with Session(engine) as session:
+        client = session.get(SyncClient, client_id)
+        assert client is not None and client.device_label == "Pixel 7"
+        assert client.last_mutation_id == 3
+        assert (client.wipe_requested_at, client.wipe_requested_by_id, client.wiped_at) == (
+            None, None, None)
+        practice = session.get(Practice, ids["practice"])
+        assert practice is not None and practice.app_lock_minutes == 5
+        assert session.exec(select(TimeEntry).where(TimeEntry.client_id == client_id)).one()

@@ -11,6 +11,7 @@ exactly that group. Chromium is Debian's (/usr/bin/chromium); Playwright never d
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -148,16 +149,43 @@ _used_steps: dict[str, int] = {}
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
+APP_PIN = "482915"
+
+
 def sign_in(page: Page, app: DemoApp, role: str, index: int = 0) -> str:
-    """Sign a demo user in through the sign-in screen; returns the email. Lands on Today."""
+    """Sign a demo user in through the sign-in screen and set the app PIN (or unlock with
+    it); returns the email. Lands on Today."""
     login = app.login(role, index=index)
     page.goto(app.url + "login")
     page.get_by_label("Email").fill(login.email)
     page.get_by_label("Password").fill(login.password)
     page.get_by_label("Code from your authenticator app").fill(fresh_code(login.secret))
     page.get_by_role("button", name="Sign in").click()
+    pass_the_lock(page)
     expect(page.get_by_role("heading", name="Today", exact=True)).to_be_visible(timeout=30_000)
     return login.email
+
+
+def pass_the_lock(page: Page, pin: str = APP_PIN) -> None:
+    """What a care manager does at every start of the app: set the PIN the first time on
+    this phone, else unlock with it (assets/field/lock.js)."""
+    lock = page.get_by_role("dialog", name=re.compile(r"^(Set an app PIN|ccm is locked)$"))
+    expect(lock).to_be_visible(timeout=30_000)
+    if lock.get_by_label("New app PIN").count():
+        lock.get_by_label("New app PIN").fill(pin)
+        lock.get_by_label("Repeat the PIN").fill(pin)
+        lock.get_by_role("button", name="Set PIN").click()
+    else:
+        lock.get_by_label("App PIN").fill(pin)
+        lock.get_by_role("button", name="Unlock").click()
+    expect(lock).to_be_hidden(timeout=30_000)
+
+
+def step_away(page: Page, duration: str) -> None:
+    """Time passes with nobody touching the phone (Playwright's clock): longer than the
+    practice's lock minutes, so the app locks and is unlocked again."""
+    page.clock.fast_forward(duration)
+    pass_the_lock(page)
 
 
 def shot(page: Page, name: str) -> None:

@@ -99,6 +99,7 @@ class SyncPhone:
     next_id: int = 1
     sent: dict[str, dict[str, Any]] = field(default_factory=dict)  # entry_id -> args
     results: dict[int, str] = field(default_factory=dict)  # mutation id -> final status
+    reasons: dict[int, str] = field(default_factory=dict)  # mutation id -> why rejected
     errors: list[str] = field(default_factory=list)
 
     def sign_in(self, password: str, secret: str) -> None:
@@ -110,14 +111,15 @@ class SyncPhone:
 
     def batch_of_calls(self, patients: list[str], first: datetime, count: int
                        ) -> dict[str, Any]:
-        """`count` one-minute calls two minutes apart from `first`: one person never
-        overlaps herself, so every one of them is accepted."""
+        """`count` 40-second calls a minute apart from `first`: one person never overlaps
+        herself, so every one of them is accepted. 300 of them end five hours later, before
+        the demo's earliest booked call (06:00)."""
         mutations = []
         for n in range(count):
             entry_id = str(uuid.uuid4())
             args = {"entry_id": entry_id, "patient_id": patients[n % len(patients)],
-                    "started_at": (first + timedelta(minutes=2 * n)).isoformat(),
-                    "duration_seconds": 60, "activity": "phone_call_patient",
+                    "started_at": (first + timedelta(minutes=n)).isoformat(),
+                    "duration_seconds": 40, "activity": "phone_call_patient",
                     "note": "Checked home glucose readings", "source": "timer"}
             self.sent[entry_id] = args
             mutations.append({"id": self.next_id, "name": "time_entry.record",
@@ -139,6 +141,8 @@ class SyncPhone:
         assert status == 200, f"push answered {status}: {body[:300]}"
         for result in json.loads(body)["results"]:
             self.results[result["id"]] = result["status"]
+            if result.get("reason"):
+                self.reasons[result["id"]] = result["reason"]
         return True
 
     def push_until_answered(self, batch: dict[str, Any], attempts: int = 20) -> None:
@@ -196,9 +200,18 @@ def _enrolled_patients(app: DemoApp, email: str) -> list[str]:
     return [str(uuid.UUID(str(row[0]))) for row in rows]
 
 
+def _last_month() -> tuple[int, int]:
+    """Last month, practice-local: wholly past whatever today is, so every night call is
+    real time (the server refuses a call that would end in the future) and still open."""
+    first = datetime.now(CHICAGO).replace(day=1)
+    end = first - timedelta(days=1)
+    return end.year, end.month
+
+
 def _night(day: int) -> datetime:
     """A time the demo never books calls at, so these entries overlap nothing."""
-    return datetime(2026, 11, day, 0, 30, tzinfo=CHICAGO)
+    year, month = _last_month()
+    return datetime(year, month, day, 0, 30, tzinfo=CHICAGO)
 
 
 # --- browsers ------------------------------------------------------------------------------
@@ -246,10 +259,13 @@ class _Background:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        start = _night(3)
+        nights = iter(day for day in range(1, 29) if day not in (10, 12, 14))  # A's nights
+        start = _night(next(nights))
         while not self.stop.is_set():
             batch = self.phone.batch_of_calls(self.patients, start, 5)
-            start += timedelta(minutes=10)
+            start += timedelta(minutes=5)
+            if start.hour >= 5:  # keep to the night: the demo books calls from 06:00
+                start = _night(next(nights))
             self.phone.push_until_answered(batch)
             self.batches += 1
             time.sleep(0.1)
@@ -328,7 +344,7 @@ def test_a_worker_killed_mid_push_loses_and_doubles_nothing(
     # Nothing lost, nothing doubled: every entry each phone sent is stored exactly once,
     # and each of its mutations was processed once (the idempotency log).
     for phone in (phone_a, phone_b):
-        assert set(phone.results.values()) <= {"applied", "duplicate"}, phone.results
+        assert set(phone.results.values()) <= {"applied", "duplicate"}, phone.reasons
         assert len(phone.results) == len(phone.sent)
         client = uuid.UUID(phone.client_id)
         stored = demo_app.rows("select id from time_entry where client_id = :client",
@@ -367,9 +383,14 @@ def test_a_worker_killed_mid_push_loses_and_doubles_nothing(
                      f"its retry: {sorted(Counter(phone_a.results.values()).items())}\n")
 
 
+def _night_month_progress(phone: SyncPhone, patient_id: str) -> dict[str, Any]:
+    year, month = _last_month()
+    return phone.get(f"/api/v1/patients/{patient_id}?month={year}-{month:02d}")["progress"]
+
+
 def _minutes(phone: SyncPhone, patient_id: str) -> int:
-    return phone.get(f"/api/v1/patients/{patient_id}")["progress"]["minutes"]
+    return _night_month_progress(phone, patient_id)["minutes"]
 
 
 def _progress(phone: SyncPhone, patient_id: str) -> str:
-    return json.dumps(phone.get(f"/api/v1/patients/{patient_id}")["progress"], sort_keys=True)
+    return json.dumps(_night_month_progress(phone, patient_id), sort_keys=True)

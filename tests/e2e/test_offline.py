@@ -15,7 +15,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, DemoApp, shot, sign_in
+from tests.e2e.conftest import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DemoApp,
+    pass_the_lock,
+    shot,
+    sign_in,
+    step_away,
+)
 
 pytestmark = pytest.mark.e2e
 WAIT = 20_000
@@ -73,9 +81,10 @@ def _timed_call_and_plan_edit(page: Page, worklist: Locator, text: str) -> tuple
     card.get_by_role("button", name=f"Start call timer for {name}").click()
     expect(page.get_by_role("region", name="Running call timer")).to_contain_text(name)
     page.reload()
+    pass_the_lock(page)
     bar = page.get_by_role("region", name="Running call timer")
     expect(bar).to_contain_text(name, timeout=WAIT)
-    page.clock.fast_forward("10:00")
+    step_away(page, "10:00")
     expect(bar.get_by_role("timer")).to_have_text(re.compile(r"00:1[0-1]:\d\d"))
     bar.get_by_role("button", name="Stop call timer").click()
     page.get_by_role("dialog", name="Save call time").get_by_label("Note").fill(
@@ -128,15 +137,17 @@ def test_offline_day_reaches_the_server_exactly_once(demo_app: DemoApp, phone: P
 
     phone.context.set_offline(True)
     phone.reload()
+    pass_the_lock(phone)
     expect(worklist.get_by_role("listitem").first).to_be_visible(timeout=WAIT)
     expect(phone.get_by_role("status").filter(has_text=re.compile(r"^Offline —"))).to_be_visible()
     shot(phone, "offline-today")
     text = f"Walk 20 min daily; call if glucose < 70 ({phone.viewport_size})"
     name, _ = _timed_call_and_plan_edit(phone, worklist, text)
     phone.reload()  # a deep link, cold, with no network: the SPA shell and the phone's store
+    pass_the_lock(phone)
     expect(phone.get_by_text("Saved on this phone · waiting to sync")).to_be_visible(timeout=WAIT)
     shot(phone, "offline-care-plan")
-    phone.clock.fast_forward("25:00:00")  # a day later, still no signal
+    step_away(phone, "25:00:00")  # a day later, still no signal
     expect(phone.get_by_role("alert").filter(has_text="have not reached the server yet")
            ).to_be_visible(timeout=WAIT)
     expect(phone.get_by_role("status").filter(
@@ -166,6 +177,7 @@ def test_backend_down_then_a_new_build_loses_nothing(demo_app: DemoApp, phone: P
     demo_app.stop()
     try:
         phone.reload()
+        pass_the_lock(phone)
         expect(worklist.get_by_role("listitem").first).to_be_visible(timeout=WAIT)
         text = "Daily weights; call if up 2 lb overnight"
         _timed_call_and_plan_edit(phone, worklist, text)
@@ -175,12 +187,14 @@ def test_backend_down_then_a_new_build_loses_nothing(demo_app: DemoApp, phone: P
         demo_app.start(CCM_BUILD_ID="deploy-2")  # a rebuild: the next version of the app
 
     phone.reload()  # the old build still runs from the phone's cache and sends the queue
+    pass_the_lock(phone)
     _assert_synced_once(phone, demo_app, email, patient_id, before, version_before, text)
     update = phone.get_by_role("button", name="Update now")
     expect(update).to_be_visible(timeout=WAIT)
     shot(phone, "update-available")
     with phone.expect_navigation(timeout=WAIT):  # the care manager's choice, not a surprise
         update.click()
+    pass_the_lock(phone)  # a new page: the app starts locked
     expect(phone.get_by_role("heading", name="Today", exact=True)).to_be_visible(timeout=WAIT)
     expect(worklist.get_by_role("listitem").first).to_be_visible(timeout=WAIT)
     version = phone.evaluate("""() => new Promise((resolve) => {

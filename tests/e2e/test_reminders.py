@@ -18,7 +18,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import DemoApp, sign_in
+from tests.e2e.conftest import DemoApp, pass_the_lock, sign_in
 from tests.support.push_service import PushService
 
 pytestmark = pytest.mark.e2e
@@ -43,6 +43,7 @@ def test_enable_test_and_turn_off_reminders(demo_app: DemoApp, phone: Page) -> N
         phone.context.grant_permissions(["notifications"], origin=demo_app.url.rstrip("/"))
         phone.context.add_init_script(STUB % json.dumps(browser_side.to_json()))
         phone.goto(demo_app.url + "account")
+        pass_the_lock(phone)
         status = phone.get_by_label("Reminder status")
         expect(status).to_contain_text("Reminders are off", timeout=WAIT)
         phone.get_by_role("button", name="Enable reminders").click()

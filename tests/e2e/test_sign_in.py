@@ -12,7 +12,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ROOT, DemoApp, fresh_code
+from tests.e2e.conftest import ROOT, DemoApp, fresh_code, pass_the_lock
 
 pytestmark = pytest.mark.e2e
 
@@ -63,6 +63,7 @@ def test_new_user_enrolls_totp_from_the_page(demo_app: DemoApp, phone: Page) -> 
 def test_demo_care_manager_signs_in_and_out(demo_app: DemoApp, phone: Page) -> None:
     login = demo_app.login("care_manager", index=2)  # kim: a care manager with patients
     _sign_in(phone, demo_app, login.email, login.password, fresh_code(login.secret))
+    pass_the_lock(phone)
     expect(phone.get_by_role("heading", name="Today", exact=True)).to_be_visible(timeout=20_000)
     cards = phone.get_by_role("list", name="Worklist").get_by_role("heading")
     expect(cards.first).to_be_visible(timeout=20_000)

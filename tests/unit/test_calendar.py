@@ -30,9 +30,17 @@ def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
-@pytest.mark.parametrize("text", ["2026-11", "2028-02", "1999-12", "0001-01"])
+@pytest.mark.parametrize("text", ["2026-11", "2028-02", "2000-01", "2100-12"])
 def test_parse_year_month_round_trips(text: str) -> None:
     assert str(YearMonth.parse(text)) == text
+
+
+@pytest.mark.parametrize("text", ["1999-12", "0001-01", "9999-12", "2101-01"])
+def test_a_month_outside_the_programs_years_is_refused(text: str) -> None:
+    """Year 1 or 9999 is a typo or a probe; its month arithmetic would leave the calendar
+    (the security probe got a 500 from ?month=9999-12)."""
+    with pytest.raises(ValueError, match=r"outside 2000-01\.\.2100-12"):
+        YearMonth.parse(text)
 
 
 @pytest.mark.parametrize(

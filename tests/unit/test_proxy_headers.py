@@ -54,3 +54,13 @@ def test_a_forged_leftmost_hop_is_ignored() -> None:
 def test_a_bad_entry_is_named() -> None:
     with pytest.raises(ValueError, match="CCM_TRUSTED_PROXIES: not an address or network: 'lb'"):
         trusted_networks("127.0.0.1, lb")
+
+
+def test_by_default_nobody_is_trusted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local process must not forge the audit IP: loopback is not trusted unless named."""
+    monkeypatch.delenv("CCM_TRUSTED_PROXIES", raising=False)
+    from ccm_pwa.config import load_settings
+
+    assert load_settings().trusted_proxies == ""
+    assert _seen(load_settings().trusted_proxies, "127.0.0.1", FORWARDED) == {
+        "scheme": "http", "client": "127.0.0.1"}

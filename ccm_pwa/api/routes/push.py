@@ -6,7 +6,6 @@ nothing about their format. Sending runs in a worker thread, never on the event 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
-from ccm_pwa.api.deps import NO_STORE, CurrentUser, request_client
+from ccm_pwa.api.deps import NO_STORE, CurrentUser, decode_json, request_client
 from ccm_pwa.api.errors import ApiError
 from ccm_pwa.config import load_settings
 from ccm_pwa.db import session_scope
@@ -118,7 +117,4 @@ async def _json(request: Request) -> Any:
     raw = await request.body()
     if len(raw) > 16_384:
         raise ApiError(422, "malformed", "body: too large for a push subscription")
-    try:
-        return json.loads(raw or b"null")
-    except ValueError:
-        raise ApiError(422, "malformed", "body: not JSON") from None
+    return decode_json(raw or b"null")

@@ -54,13 +54,6 @@ def _client(request: Request) -> tuple[str, str]:
     return ip, f"ua={request.headers.get('user-agent', '')[:200]}"
 
 
-def _require_same_origin(request: Request) -> None:
-    """Refuse cross-site posts (login CSRF); browsers always send Origin on POST/DELETE."""
-    origin = request.headers.get("origin")
-    if origin and origin.split("://", 1)[-1] != request.headers.get("host", ""):
-        raise ApiError(403, "forbidden", "cross-site request refused")
-
-
 def set_session_cookie(response: Response, token: str, request: Request) -> None:
     secure = _is_https(request)
     response.set_cookie(
@@ -99,7 +92,6 @@ def read_session(request: Request) -> JSONResponse:
 @router.post("", responses={401: {"description": "sign-in failed (generic message)"}})
 def create_session_json(request: Request, body: SignInRequest) -> JSONResponse:
     """Sign in with email, password and the authenticator's code (JSON)."""
-    _require_same_origin(request)
     outcome = _attempt(request, body.email, body.password, body.otp)
     if not outcome.ok or outcome.token is None or outcome.user is None:
         raise ApiError(401, "unauthenticated", outcome.message)
@@ -118,7 +110,6 @@ def create_session_form(
     otp: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """The sign-in page's form: redirect to the app, to setup, or back with a generic error."""
-    _require_same_origin(request)
     outcome = _attempt(request, email, password, otp)
     if not outcome.ok or outcome.token is None:
         return RedirectResponse("/login?failed=1", status_code=303)
@@ -131,7 +122,6 @@ def create_session_form(
 @router.delete("", status_code=204)
 def delete_session(request: Request) -> Response:
     """Sign out: revoke the session on the server and tell the browser to forget it."""
-    _require_same_origin(request)
     _revoke(request)
     response = Response(status_code=204, headers={"Clear-Site-Data": CLEAR_SITE_DATA})
     clear_session_cookie(response)
@@ -140,7 +130,6 @@ def delete_session(request: Request) -> Response:
 
 @router.post("/sign-out", include_in_schema=False)
 def sign_out_form(request: Request) -> Response:
-    _require_same_origin(request)
     _revoke(request)
     response = RedirectResponse("/login?signed_out=1", status_code=303,
                                 headers={"Clear-Site-Data": CLEAR_SITE_DATA})
@@ -156,7 +145,6 @@ def complete_setup_form(
     otp: Annotated[str, Form(max_length=40)],
 ) -> Response:
     """First sign-in: new password and first TOTP code; shows the recovery codes once."""
-    _require_same_origin(request)
     now, client = _now(), _client(request)[1]
     with session_scope() as session:
         signed_in = _signed_in(session, request, now)
@@ -184,7 +172,6 @@ def change_password_form(
     confirm_password: Annotated[str, Form(max_length=256)],
 ) -> Response:
     """Change the password (re-authenticated); signs out every other device."""
-    _require_same_origin(request)
     now, client = _now(), _client(request)[1]
     with session_scope() as session:
         signed_in = _signed_in(session, request, now)
@@ -206,7 +193,6 @@ def change_password_form(
 @router.post("/sign-out-everywhere", include_in_schema=False)
 def sign_out_everywhere_form(request: Request) -> Response:
     """Lost or shared device: end every session of this user, here included."""
-    _require_same_origin(request)
     now = _now()
     with session_scope() as session:
         signed_in = _signed_in(session, request, now)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ccm_pwa.api.deps import NO_STORE, CurrentUser, request_client
+from ccm_pwa.api.deps import NO_STORE, CurrentUser, json_body, request_client
 from ccm_pwa.api.errors import ApiError
 from ccm_pwa.db import session_scope
 from ccm_pwa.models import User
@@ -30,7 +30,7 @@ async def push_mutations(request: Request, user: CurrentUser) -> JSONResponse:
     The body is read here, after the session check, so a caller without a session learns
     nothing about the batch format; its errors name the field as `mutations[2].args.x`.
     """
-    body = await _json(request)
+    body = await json_body(request)
     try:
         batch = parse_batch(body)
         result = await run_in_threadpool(_push, user, batch)
@@ -62,20 +62,13 @@ async def pull_changes(
 async def discard_mutations(request: Request, user: CurrentUser) -> JSONResponse:
     """`{client_id, mutations: [{id, name, occurred_at, patient_id?}]}` thrown away on the
     phone at sign-out: audited, and the installation is revoked. `{"discarded": n}`."""
-    body = await _json(request)
+    body = await json_body(request)
     try:
         wanted = parse_discard(body)
         result = await run_in_threadpool(_discard, user, wanted)
     except SyncError as exc:
         return _refusal(exc)
     return JSONResponse(result, headers=NO_STORE)
-
-
-async def _json(request: Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError:
-        raise ApiError(422, "malformed", "body: not valid JSON") from None
 
 
 def _refusal(exc: SyncError) -> JSONResponse:

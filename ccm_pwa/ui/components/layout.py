@@ -8,7 +8,7 @@ from reflex_base.vars.function import FunctionVar
 
 from ccm_pwa.ui.components.native_form import native_form
 from ccm_pwa.ui.components.timer import status_strip, stop_form, timer_bar
-from ccm_pwa.ui.field import ME
+from ccm_pwa.ui.field import ME, js
 from ccm_pwa.ui.states.auth import AuthState
 
 SIGN_OUT_ACTION = "/api/v1/session/sign-out"
@@ -26,6 +26,15 @@ def sign_out_button() -> rx.Component:
                                "else { form.submit(); } })").to(FunctionVar, rx.EventChain)),
         action=SIGN_OUT_ACTION, method="post", id="sign-out",
     )
+
+
+def lock_button() -> rx.Component:
+    """Lock now (handing the phone to a patient, leaving it on a desk): the field kit drops
+    the store's key and shows the PIN screen (assets/field/lock.js). Screens without the kit
+    have nothing on the phone to lock, so the button is a no-op there."""
+    return rx.button("Lock app", type="button", variant="soft", color_scheme="teal", size="2",
+                     style={"minHeight": "44px"},
+                     on_click=js("window.ccmField && window.ccmField.lock()"))
 
 
 def _nav_link(label: str, href: str) -> rx.Component:
@@ -61,6 +70,7 @@ def app_shell(*children: rx.Component) -> rx.Component:
                 spacing="0",
             ),
             rx.spacer(),
+            lock_button(),
             sign_out_button(),
             align="center", width="100%", padding="12px 16px",
             border_bottom="1px solid var(--gray-5)",

@@ -1,5 +1,6 @@
-"""Admin: practice settings (time zone, reminder time, fee year) and caseload assignment
-(move patients between care managers; their reminders follow). Checked and audited."""
+"""Admin: practice settings (time zone, reminder time, fee year, phone app lock) and caseload
+assignment (move patients between care managers; their reminders follow). Checked and
+audited."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from ccm_pwa.auth.access import AccessDenied
 from ccm_pwa.db import session_scope
 from ccm_pwa.models import Patient, Practice, Role, User
 from ccm_pwa.services.caseload_admin import CaseloadError, assign_patients
-from ccm_pwa.services.practice_settings import SettingsError, update_practice_settings
+from ccm_pwa.services.practice_settings import (
+    APP_LOCK_MINUTES,
+    SettingsError,
+    update_practice_settings,
+)
 from ccm_pwa.ui.components.layout import app_shell
 from ccm_pwa.ui.components.styles import BIG, INPUT
 from ccm_pwa.ui.states.auth import AuthState
@@ -27,6 +32,7 @@ class PracticeState(AuthState):
     timezone: str = ""
     reminder_time: str = ""
     fee_year: str = ""
+    app_lock_minutes: str = ""
     people: list[list[str]] = []
     message: str = ""
     is_error: bool = False
@@ -37,6 +43,7 @@ class PracticeState(AuthState):
             assert practice is not None
             self.timezone, self.reminder_time = practice.timezone, practice.reminder_local_time
             self.fee_year = str(practice.fee_year)
+            self.app_lock_minutes = str(practice.app_lock_minutes)
             members = session.exec(select(User).where(
                 User.practice_id == admin.practice_id, User.active,
                 User.role.in_([Role.CARE_MANAGER, Role.SUPERVISOR])).order_by(User.name))
@@ -56,12 +63,14 @@ class PracticeState(AuthState):
         admin = self._require_user(Role.ADMIN)
         try:
             year = int(form.get("fee_year") or self.fee_year or 0)
+            lock = int(form.get("app_lock_minutes") or self.app_lock_minutes or 0)
             with session_scope() as session:
                 update_practice_settings(
                     session=session, admin=admin, now=datetime.now(UTC),
                     timezone=form.get("timezone") or None,
                     reminder_local_time=form.get("reminder_time") or None,
-                    fee_year=year or None, client=self._client())
+                    fee_year=year or None, app_lock_minutes=lock or None,
+                    client=self._client())
         except (SettingsError, ValueError) as exc:
             self.message, self.is_error = str(exc), True
             return
@@ -122,6 +131,13 @@ def practice_page() -> rx.Component:
             rx.el.input(id="practice-fee-year", name="fee_year", type="number",
                         default_value=PracticeState.fee_year, key=PracticeState.fee_year,
                         style=INPUT),
+            _label("Lock the phone app after this many idle minutes (1–30)", "practice-lock"),
+            rx.el.input(id="practice-lock", name="app_lock_minutes", type="number",
+                        min=APP_LOCK_MINUTES[0], max=APP_LOCK_MINUTES[-1],
+                        default_value=PracticeState.app_lock_minutes,
+                        key=PracticeState.app_lock_minutes, style=INPUT),
+            rx.text("Phones pick up a change at their next sync.", size="1",
+                    color_scheme="gray"),
             rx.button("Save settings", type="submit", size="3", style=BIG),
             spacing="2", max_width="480px"), on_submit=PracticeState.save_settings),
         rx.heading("Move patients to another care manager", size="4", as_="h2",

@@ -1,5 +1,6 @@
 """Admin: create accounts (one-time password + authenticator QR shown once), deactivate,
-unlock, reset a lost authenticator. Every action is checked on the server and audited."""
+unlock, reset a lost authenticator, erase a lost phone. Every action is checked on the
+server and audited."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ from ccm_pwa.auth.totp import provisioning_uri, qr_svg_data_uri
 from ccm_pwa.db import session_scope
 from ccm_pwa.models import PerformerKind, Role, User
 from ccm_pwa.services import user_admin
+from ccm_pwa.services.installations import (
+    installations_of_practice,
+    practice_zone,
+    request_wipe,
+)
 from ccm_pwa.services.users import UserError, create_user
 from ccm_pwa.ui.components.layout import app_shell, table_caption
 from ccm_pwa.ui.pages.login import field
@@ -25,6 +31,7 @@ PERFORMERS = ["clinical_staff", "billing_practitioner", "non_clinical"]
 
 class UsersState(AuthState):
     users: list[dict[str, str]] = []
+    phones: list[dict[str, str]] = []
     message: str = ""
     handover_email: str = ""
     handover_password: str = ""
@@ -40,6 +47,11 @@ class UsersState(AuthState):
             "status": ("locked" if u.locked_at else "active" if u.active else "deactivated")
             + ("" if u.totp_enrolled_at else ", not enrolled"),
         } for u in users]
+        now = datetime.now(UTC)
+        with session_scope() as session:
+            zone = practice_zone(session=session, user=admin)
+            self.phones = [phone.describe(now=now, zone=zone) for phone in
+                           installations_of_practice(session=session, admin=admin)]
 
     def _handover(self, email: str, password: str, secret: str | None) -> None:
         self.handover_email, self.handover_password = email, password
@@ -48,7 +60,7 @@ class UsersState(AuthState):
 
     @rx.event
     def load(self) -> None:
-        self.users, self.message = [], ""
+        self.users, self.phones, self.message = [], [], ""
         self._handover("", "", None)
         try:
             admin = self._require_user(Role.ADMIN)
@@ -109,6 +121,22 @@ class UsersState(AuthState):
         self._handover(user.email, password, None)
         self._refresh(admin)
 
+    @rx.event
+    def erase_phone(self, client_id: str) -> None:
+        """Any phone of any user of the admin's own practice; another practice's, or an id
+        that is not a phone, is refused alike and audited."""
+        admin = self._require_user(Role.ADMIN)
+        try:
+            with session_scope() as session:
+                phone = request_wipe(session=session, actor=admin, client_id=client_id,
+                                     now=datetime.now(UTC), client=self._client())
+        except AccessDenied:
+            self._record_denial(admin, None, "installation")
+            raise
+        self.message = (f"{phone.user_name}'s phone is signed out of sync now and erases "
+                        "itself at its next contact.")
+        self._refresh(admin)
+
 
 def _user_row(user: rx.Var[dict[str, str]]) -> rx.Component:
     return rx.table.row(
@@ -124,6 +152,21 @@ def _user_row(user: rx.Var[dict[str, str]]) -> rx.Component:
             rx.button("Deactivate", size="1", variant="soft", color_scheme="red",
                       on_click=UsersState.deactivate(user["id"])),
             wrap="wrap", spacing="2")),
+    )
+
+
+def _phone_row(phone: rx.Var[dict[str, str]]) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(phone["user_name"]),
+        rx.table.cell(rx.text(phone["name"], " · ", phone["last_contact"])),
+        rx.table.cell(rx.hstack(
+            rx.cond(phone["status"] != "", rx.text(phone["status"], size="2")),
+            rx.cond(phone["requested_by"] != "",
+                    rx.text("by ", phone["requested_by"], size="1", color_scheme="gray")),
+            rx.cond(phone["can_erase"] != "",
+                    rx.button("Erase this phone", size="1", variant="soft", color_scheme="red",
+                              on_click=UsersState.erase_phone(phone["id"]))),
+            wrap="wrap", spacing="2", align="center")),
     )
 
 
@@ -157,6 +200,18 @@ def admin_users_page() -> rx.Component:
             rx.table.body(rx.foreach(UsersState.users, _user_row)),
             width="100%",
         ),
+        rx.heading("Phones", size="4", as_="h2", margin_top="24px"),
+        rx.text("Each installation of the app on a phone. A lost phone: Erase this phone. It is "
+                "refused by sync at once, and erases its data (changes it never sent "
+                "included) and signs out at its next contact.", size="2"),
+        rx.cond(UsersState.phones.length() > 0, rx.table.root(
+            table_caption("Phones"),
+            rx.table.header(rx.table.row(
+                rx.table.column_header_cell("User"), rx.table.column_header_cell("Phone"),
+                rx.table.column_header_cell("Erase"))),
+            rx.table.body(rx.foreach(UsersState.phones, _phone_row)),
+            width="100%",
+        ), rx.text("No phone has synced yet.", size="2", color_scheme="gray")),
         rx.heading("Add a user", size="4", as_="h2", margin_top="24px"),
         rx.form(
             rx.vstack(

@@ -25,11 +25,12 @@ def _checkbox(element_id: str, text: str) -> rx.Component:
     )
 
 
-def _select(element_id: str, label: str, options: list[tuple[str, str]]) -> rx.Component:
+def _select(element_id: str, label: str, options: list[tuple[str, str]],
+            **initial: object) -> rx.Component:
     return rx.vstack(
         rx.el.label(label, html_for=element_id, style={"fontWeight": 500}),
         rx.el.select(*[rx.el.option(text, value=value) for value, text in options],
-                     id=element_id, style=INPUT),
+                     id=element_id, style=INPUT, **initial),
         spacing="1", width="100%")
 
 
@@ -40,9 +41,13 @@ def enrollment_section() -> rx.Component:
         rx.cond(
             patient_field("eligible") == "yes",
             rx.vstack(
+                # Starts on the program the eligibility line was judged for (a one-condition
+                # patient is eligible for PCM only); a new patient on screen starts afresh.
                 _select("enroll-program", "Program", [("ccm", "CCM"),
                                                       ("complex_ccm", "Complex CCM"),
-                                                      ("pcm", "PCM (one serious condition)")]),
+                                                      ("pcm", "PCM (one serious condition)")],
+                        default_value=patient_field("program"),
+                        key=patient_field("id") + patient_field("program")),
                 rx.vstack(rx.el.label("Consent date", html_for="consent-date",
                                       style={"fontWeight": 500}),
                           rx.el.input(id="consent-date", type="date", style=INPUT),

@@ -9,6 +9,15 @@ from ccm_pwa.ui.components.native_form import native_form
 from ccm_pwa.ui.field import field_runtime
 
 SIGN_IN_ACTION = "/api/v1/session/form"
+# Why the phone's store was erased before it came here (assets/field/lock.js): the care
+# manager must know that it was on purpose and what to do next.
+ERASED = {
+    "1": "This phone's ccm data was erased at your practice's or your own request. "
+         "Sign in again to use ccm on it.",
+    "too_many_pins": "Too many wrong PINs: this phone's ccm data was erased. "
+                     "Sign in again and choose a new app PIN.",
+    "forgot_pin": "This phone's ccm data was erased. Sign in again and choose a new app PIN.",
+}
 
 
 class LoginState(rx.State):
@@ -20,6 +29,8 @@ class LoginState(rx.State):
         query = self.router.url.query_parameters
         if query.get("failed"):
             self.message, self.is_error = GENERIC_FAILURE, True
+        elif query.get("erased", "") in ERASED:
+            self.message, self.is_error = ERASED[query["erased"]], False
         elif query.get("signed_out"):
             self.message, self.is_error = "You are signed out.", False
         else:
