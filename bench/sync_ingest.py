@@ -6,10 +6,15 @@ a temporary directory:
 - push latency: `parse_batch` + `push` (validation, caseload and overlap checks, the
   entry, its rollup refresh, the mutation log and audit rows, commit), median and p95;
   and the same batch over real HTTP (granian serving the API, session cookie) if asked;
+- statements per push (a `before_cursor_execute` listener on the engine; an executemany
+  counts once): the same whatever the batch size (issue 16), for a fresh batch and for
+  its replay (every mutation acknowledged as a duplicate);
+- replay share: the time of a replayed push (the same body sent again) as a share of the
+  fresh push's;
 - ingest: N `time_entry.record` mutations in batches of 100, in mutations/s, next to a
   raw `executemany` of equivalent rows into a plain table with time_entry's columns, in
   the same kind of database, committed per 100 — and their ratio (the cost of the
-  sync machinery per mutation).
+  sync machinery per mutation), printed last as push ingest as a share of raw insert.
 
     python bench/sync_ingest.py                 # in-process only
     python bench/sync_ingest.py --http          # also over HTTP
@@ -52,6 +57,7 @@ from ccm_pwa.models import (
     User,
 )
 from ccm_pwa.services.sync_push import parse_batch, push
+from tests.support.statements import statements_sent
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
@@ -125,10 +131,17 @@ class _Practice:
         return n, {"client_id": str(self.client_ids[n]), "schema_version": 1,
                    "mutations": mutations}
 
-    def push(self, nurse: int, body: dict[str, Any]) -> dict[str, Any]:
+    def push(self, nurse: int, body: dict[str, Any],
+             statements: list[str] | None = None) -> dict[str, Any]:
+        """Parse and push `body` as `nurse`; the push's own statements go to `statements`."""
         with Session(get_engine(self.url), expire_on_commit=False) as session:
             user = session.get(User, self.nurses[nurse].id)
-            return push(session=session, user=user, batch=parse_batch(body), now=NOW)
+            batch = parse_batch(body)
+            with statements_sent(self.url) as seen:
+                result = push(session=session, user=user, batch=batch, now=NOW)
+            if statements is not None:
+                statements.extend(seen)
+            return result
 
 
 def _fresh_database(directory: str, name: str) -> str:
@@ -143,24 +156,56 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def measure_push_latency(batch_size: int = 100, runs: int = 30) -> dict[str, Any]:
-    """Milliseconds for one `batch_size` batch: parse, apply, commit (in-process, SQLite)."""
+    """Milliseconds for one `batch_size` batch: parse, apply, commit (in-process, SQLite);
+    then the same body again (a phone that never saw the answer), all duplicates."""
     with tempfile.TemporaryDirectory() as directory:
         world = _Practice(_fresh_database(directory, "latency"))
         for _ in world.nurses:  # warm up caches and the client rows
             world.push(*world.batch(batch_size))
-        times, cpu = [], []
+        times, cpu, replays = [], [], []
+        statements: list[int] = []
+        replay_statements: list[int] = []
         for _ in range(runs):
             nurse, body = world.batch(batch_size)
+            seen: list[str] = []
             started, started_cpu = time.perf_counter(), time.process_time()
-            result = world.push(nurse, body)
+            result = world.push(nurse, body, seen)
             times.append((time.perf_counter() - started) * 1000)
             cpu.append((time.process_time() - started_cpu) * 1000)
+            statements.append(len(seen))
             assert result["last_mutation_id"] == world.next_ids[nurse] - 1
             assert all(r["status"] == "applied" for r in result["results"]), result
+            seen = []
+            started = time.perf_counter()
+            again = world.push(nurse, body, seen)
+            replays.append((time.perf_counter() - started) * 1000)
+            replay_statements.append(len(seen))
+            assert all(r["status"] == "duplicate" for r in again["results"]), again
         get_engine(world.url).dispose()
     return {"batch_size": batch_size, "runs": runs, "median_ms": statistics.median(times),
             "p95_ms": _percentile(times, 0.95), "max_ms": max(times),
-            "median_cpu_ms": statistics.median(cpu)}
+            "median_cpu_ms": statistics.median(cpu),
+            "statements": sorted(set(statements)),
+            "replay_statements": sorted(set(replay_statements)),
+            "replay_median_ms": statistics.median(replays),
+            "replay_share": statistics.median(replays) / statistics.median(times)}
+
+
+def measure_statements(sizes: tuple[int, ...] = (1, 10, 100)) -> dict[int, int]:
+    """Statements of a fresh push of each size (SQLite), by one nurse whose client row and
+    patient-months already exist: a push that also starts a patient-month adds its insert
+    (one more statement, whatever the size)."""
+    with tempfile.TemporaryDirectory() as directory:
+        world = _Practice(_fresh_database(directory, "statements"), nurses=1)
+        world.push(*world.batch(len(world.patients[0])))  # every patient has her month
+        counts = {}
+        for size in sizes:
+            seen: list[str] = []
+            result = world.push(*world.batch(size), seen)
+            assert all(r["status"] == "applied" for r in result["results"]), result
+            counts[size] = len(seen)
+        get_engine(world.url).dispose()
+    return counts
 
 
 def measure_ingest(mutations: int = 5000, batch_size: int = 100) -> dict[str, Any]:
@@ -279,6 +324,16 @@ def main() -> None:
           f"median {latency['median_ms']:.1f} ms, p95 {latency['p95_ms']:.1f} ms, "
           f"max {latency['max_ms']:.1f} ms over {latency['runs']} runs (target <= 200 ms); "
           f"median CPU {latency['median_cpu_ms']:.1f} ms")
+    counts = measure_statements()
+    print("statements per push: "
+          + ", ".join(f"{count} for {size} mutation{'s' * (size > 1)}"
+                      for size, count in counts.items())
+          + f"; {'/'.join(map(str, latency['statements']))} per fresh batch of "
+          f"{latency['batch_size']} and {'/'.join(map(str, latency['replay_statements']))} "
+          f"per replay over {latency['runs']} runs")
+    print(f"replay of the same {latency['batch_size']} (all duplicates): median "
+          f"{latency['replay_median_ms']:.1f} ms, {latency['replay_share'] * 100:.1f} % of a "
+          "fresh push")
     if args.http:
         http = measure_http_latency(runs=max(5, args.runs // 2))
         print(f"push of {http['batch_size']} over HTTP (granian, SQLite): "
@@ -288,6 +343,7 @@ def main() -> None:
           f"{ingest['push_mutations_per_s']:,.0f} mutations/s via push, "
           f"{ingest['raw_rows_per_s']:,.0f} rows/s raw SQLite executemany; "
           f"raw is {ingest['raw_over_push']:.1f}x faster")
+    print(f"push ingest as a share of raw insert: {100 / ingest['raw_over_push']:.2f} %")
 
 
 if __name__ == "__main__":

@@ -180,6 +180,9 @@ class Practice(Table, table=True):
     # Idle minutes before the phone locks behind its PIN (assets/field/lock.js), sent in the
     # sync pull's `me` document; 1..30 (services/practice_settings.py).
     app_lock_minutes: int = Field(default=5, sa_column_kwargs={"server_default": "5"})
+    # Bumped by every write that changes all of the practice's sync documents
+    # (services/record_versions.py); the pull compares it instead of rebuilding.
+    record_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = _ts(default=True)
 
 
@@ -250,6 +253,9 @@ class Patient(Table, table=True):
     created_at: datetime = _ts(default=True)
     updated_at: datetime = _ts(default=True)
     version: int = 1
+    # Bumped by every write that changes this patient's sync document
+    # (services/record_versions.py); unlike `version`, it is not the demographics' edit version.
+    record_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Condition(Table, table=True):
@@ -485,6 +491,10 @@ class SyncClientView(Table, table=True):
     client_id: uuid.UUID = Field(foreign_key="sync_client.id", index=True)
     created_at: datetime = _ts(default=True)
     versions: dict[str, str] = _json()
+    # The change stamps the view was built from (services/sync_pull.py): "" for the
+    # practice-wide part, "rejections", one per visible patient, and "until" (when time
+    # alone changes a document); empty for views of older releases.
+    stamps: dict[str, str] = _json()
 
 
 # --- push reminders -----------------------------------------------------------------------

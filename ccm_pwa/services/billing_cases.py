@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from ccm_pwa.domain import billing_case as case_model
 from ccm_pwa.domain.calendar import YearMonth, month_bounds
+from ccm_pwa.domain.time_rules import MAX_ENTRY_SPAN
 from ccm_pwa.models import (
     CarePlan,
     CarePlanStatus,
@@ -31,9 +32,8 @@ from ccm_pwa.models import (
     TimeEntryVoid,
 )
 
-# Entries are looked up from this long before the month starts, so a call that began
+# Entries are looked up from MAX_ENTRY_SPAN before the month starts, so a call that began
 # before local midnight on the 1st still contributes its in-month part.
-MAX_ENTRY_SPAN = timedelta(hours=24)
 
 
 @dataclass(frozen=True)

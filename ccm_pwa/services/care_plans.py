@@ -21,6 +21,7 @@ from ccm_pwa.models import (
     User,
 )
 from ccm_pwa.services.enrollment import refresh_billed_months
+from ccm_pwa.services.record_versions import bump_patients
 
 ELEMENTS = tuple(CarePlanElement)
 DETAIL_FIELDS = ("copy_given_on", "copy_given_method", "next_review_on")
@@ -89,6 +90,7 @@ def set_element(*, session: Session, patient: Patient, user: User,
     month billable, so the rollups are refreshed.
     """
     element = CarePlanElement(element)
+    bump_patients(session, [patient.id])  # a new version or a new conflict: both are shown
     plan = current_plan(session=session, patient_id=patient.id)
     if plan is None:
         plan = _new_plan(session, patient, user, min(occurred_at, now))
@@ -122,6 +124,9 @@ def resolve_conflict(*, session: Session, conflict: CarePlanConflict, user: User
     if conflict.resolved_at is not None:
         return conflict
     element = CarePlanElement(conflict.element)
+    plan = session.get(CarePlan, conflict.care_plan_id)
+    assert plan is not None
+    bump_patients(session, [plan.patient_id])
     if keep_mine:
         newest = _newest(session, conflict.care_plan_id, element)
         if (newest.version if newest else 0) != server_version:
@@ -155,6 +160,7 @@ def _write(session: Session, plan_id: uuid.UUID, element: CarePlanElement, versi
 def set_details(*, session: Session, patient: Patient, changes: dict[str, Any]) -> CarePlan:
     """Set the copy-given date and method and the next review; keys left out stay as they are."""
     plan = _require_plan(session, patient)
+    bump_patients(session, [patient.id])
     for name, value in changes.items():
         if name not in DETAIL_FIELDS:
             raise CarePlanError(f"{name} is not a care plan detail")
@@ -171,6 +177,7 @@ def review(*, session: Session, patient: Patient, reviewed_on: date,
     if reviewed_on > latest_allowed:
         raise CarePlanError(f"review date {reviewed_on.isoformat()} is in the future")
     if plan.last_reviewed_on is None or reviewed_on > plan.last_reviewed_on:
+        bump_patients(session, [patient.id])
         plan.last_reviewed_on = reviewed_on
         session.add(plan)
         session.flush()

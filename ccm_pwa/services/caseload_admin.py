@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from ccm_pwa.auth.access import AccessDenied, require_role
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.models import Patient, Role, User
+from ccm_pwa.services.record_versions import bump_patients
 
 
 class CaseloadError(ValueError):
@@ -61,4 +62,5 @@ def assign_patients(*, session: Session, admin: User, patient_ids: list[uuid.UUI
                      detail={"from": str(before) if before else None, "to": str(target.id)})
         moved.append(patient)
     session.flush()
+    bump_patients(session, [p.id for p in moved])  # on one phone now, off another
     return moved

@@ -26,6 +26,7 @@ from ccm_pwa.models import (
     utc_now,
 )
 from ccm_pwa.services.billing_cases import load_month_inputs
+from ccm_pwa.services.record_versions import bump_patients
 from ccm_pwa.services.rollups import refresh_patient_months
 
 PROGRAM_WORDS = {Program.CCM: "CCM", Program.COMPLEX_CCM: "Complex CCM", Program.PCM: "PCM"}
@@ -112,6 +113,7 @@ def enroll(*, session: Session, user: User, patient: Patient, program: Program |
     patient.billing_practitioner_id = practitioner.id
     session.add(patient)
     session.flush()
+    bump_patients(session, [patient.id])
     refresh_billed_months(session=session, practice=practice, patient_id=patient.id,
                           since=YearMonth.of(consent.date))
     return row
@@ -139,6 +141,7 @@ def unenroll(*, session: Session, user: User, patient: Patient, reason: str,
     _set_status(patient, EnrollmentStatus.DISENROLLED, reason[:500], now)
     session.add(patient)
     session.flush()
+    bump_patients(session, [patient.id])
     refresh_billed_months(session=session, practice=practice, patient_id=patient.id,
                           since=YearMonth.of(today).following())
 

@@ -28,6 +28,7 @@ from ccm_pwa.domain.calendar import YearMonth, local_date
 from ccm_pwa.models import MonthClose, MonthStatus, Practice, User
 from ccm_pwa.services.billing_report import claim_rows, rows_as_csv
 from ccm_pwa.services.close_checks import CheckResult, Finding, close_checks
+from ccm_pwa.services.record_versions import bump_practice
 from ccm_pwa.services.team_scope import require_overseer
 
 __all__ = ["CheckResult", "Finding", "MonthCloseError", "MonthState", "close_checks",
@@ -105,6 +106,7 @@ def close_month(*, session: Session, practice: Practice, month: YearMonth, by: U
                      "warnings": {c.name: len(c.findings) for c in checks
                                   if c.findings and not c.blocks_close}})
     session.flush()
+    bump_practice(session, practice.id)  # phones show which months are closed
     return month_state(session=session, practice=practice, month=month, now=now)
 
 
@@ -126,6 +128,7 @@ def reopen_month(*, session: Session, practice: Practice, month: YearMonth, by: 
                      "closed_by": str(row.closed_by_id) if row.closed_by_id else None,
                      "closed_at": row.closed_at.isoformat() if row.closed_at else None})
     session.flush()
+    bump_practice(session, practice.id)
     return month_state(session=session, practice=practice, month=month, now=now)
 
 

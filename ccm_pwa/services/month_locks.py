@@ -1,16 +1,16 @@
 """Is a practice-month locked for billing? The one place every writer of time asks.
 
 A closed month (`MonthClose.status == closed`) refuses new, voided or reviewed time until a
-supervisor reopens it with a reason (services/month_close.py). Sync push checks it first
-with its own words (`sync_mutations._refuse_closed_months`); `record_time_entry` and
-`void_time_entry` check it again here, so a manual entry or a review decision cannot
-slip past the lock either.
+supervisor reopens it with a reason (services/month_close.py). New time is judged with the
+closed months read once per batch (`closed_months`, used by services/time_entries.py for
+domain/time_rules.py); `void_time_entry` and the review queue ask `refuse_closed_months`,
+so a void or a review decision cannot slip past the lock either.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
@@ -45,3 +45,11 @@ def refuse_closed_months(*, session: Session, practice: Practice, start: datetim
     closed = closed_months(session=session, practice_id=practice.id, months=months)
     if closed:
         raise MonthClosed(f"{closed[0]} is closed for billing: ask a supervisor to reopen it")
+
+
+def refuse_closed_entry(*, session: Session, practice: Practice, started_at: datetime,
+                        duration_seconds: int) -> None:
+    """`refuse_closed_months` for an entry's own span (a zero-length entry still has an
+    instant, so it is locked with the month it is in)."""
+    refuse_closed_months(session=session, practice=practice, start=started_at,
+                         end=started_at + timedelta(seconds=max(duration_seconds, 1)))

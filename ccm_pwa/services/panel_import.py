@@ -48,6 +48,7 @@ from ccm_pwa.models import (
     User,
 )
 from ccm_pwa.services.enrollment import PROGRAM_WORDS, Eligibility, eligibility
+from ccm_pwa.services.record_versions import bump_patients
 
 CREATED, UPDATED, UNCHANGED, REJECTED = "created", "updated", "unchanged", "rejected"
 LOOKUP_CHUNK = 500  # MRNs or patient ids per IN (...) list: well under every backend's limit
@@ -369,6 +370,8 @@ def _write_batch(session: Session, practice: Practice, plans: Sequence[_Plan], f
                          detail={"file": file, "result": plan.action, "mrn": plan.record.mrn,
                                  "changes": plan.changes})
     session.flush()
+    bump_patients(session, [plan.existing.id for plan in plans
+                            if plan.existing is not None and plan.action == UPDATED])
     return {key: patient.id for key, patient in patients.items()}
 
 

@@ -28,6 +28,7 @@ from ccm_pwa.auth.access import AccessDenied, id_or_denied, require_patient, vis
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.domain.calendar import YearMonth, local_month, month_bounds
 from ccm_pwa.domain.month_checks import Interval, cross_patient_overlaps
+from ccm_pwa.domain.time_rules import LONG_ENTRY_SECONDS, MAX_ENTRY_SPAN
 from ccm_pwa.models import (
     AppliedMutation,
     CarePlan,
@@ -42,10 +43,10 @@ from ccm_pwa.models import (
     TimeSource,
     User,
 )
-from ccm_pwa.services.billing_cases import MAX_ENTRY_SPAN
-from ccm_pwa.services.month_locks import MonthClosed, closed_months, refuse_closed_months
+from ccm_pwa.services.month_locks import MonthClosed, closed_months, refuse_closed_entry
+from ccm_pwa.services.record_versions import bump_patients
 from ccm_pwa.services.team_scope import require_overseer, team_members
-from ccm_pwa.services.time_entries import LONG_ENTRY_SECONDS, TimeEntryError, void_time_entry
+from ccm_pwa.services.time_entries import TimeEntryError, void_time_entry
 
 BACKDATED_AFTER = timedelta(days=7)
 FLAG_WORDS = {
@@ -172,7 +173,7 @@ def decide(*, session: Session, viewer: User, entry_id: uuid.UUID | str, decisio
     if decision == "void":
         try:
             void_time_entry(session=session, entry_id=entry.id, reason=reason,
-                            voided_by=viewer, occurred_at=now)
+                            voided_by=viewer, occurred_at=now, now=now)
         except TimeEntryError as exc:
             raise ReviewError(str(exc)) from None
     else:
@@ -186,6 +187,7 @@ def decide(*, session: Session, viewer: User, entry_id: uuid.UUID | str, decisio
                  detail={"entry": str(entry.id), "reason": reason,
                          "flags": list(entry.review_flags)})
     session.flush()
+    bump_patients(session, [entry.patient_id])
     return review
 
 
@@ -193,9 +195,8 @@ def _refuse_if_closed(session: Session, viewer: User, entry: TimeEntry) -> None:
     practice = session.get(Practice, viewer.practice_id)
     assert practice is not None
     try:
-        refuse_closed_months(session=session, practice=practice, start=entry.started_at,
-                             end=entry.started_at + timedelta(
-                                 seconds=max(entry.duration_seconds, 1)))
+        refuse_closed_entry(session=session, practice=practice, started_at=entry.started_at,
+                            duration_seconds=entry.duration_seconds)
     except MonthClosed as exc:
         raise ReviewError(str(exc)) from None
 

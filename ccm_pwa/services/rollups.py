@@ -11,17 +11,19 @@ import multiprocessing
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from ccm_pwa.db import get_engine
 from ccm_pwa.domain.billing import MonthEvaluation, evaluate_month
-from ccm_pwa.domain.calendar import YearMonth, local_month, split_by_month
+from ccm_pwa.domain.calendar import YearMonth, local_month
+from ccm_pwa.domain.time_rules import MAX_ENTRY_SPAN, months_of
 from ccm_pwa.models import Patient, PatientMonth, Practice, TimeEntry, utc_now
-from ccm_pwa.services.billing_cases import MAX_ENTRY_SPAN, PatientMonthInput, load_inputs
+from ccm_pwa.services.billing_cases import PatientMonthInput, load_inputs
+from ccm_pwa.services.record_versions import bump_practice
 
 # Columns compared by the rebuild-equals-incremental test and written by both paths.
 ROLLUP_FIELDS = (
@@ -33,8 +35,7 @@ ROLLUP_FIELDS = (
 
 def months_of_entry(entry: TimeEntry, zone: ZoneInfo) -> list[YearMonth]:
     """The local months an entry's time falls in (two when it spans midnight on the 1st)."""
-    end = entry.started_at + timedelta(seconds=max(entry.duration_seconds, 1))
-    return [month for month, _start, _end in split_by_month(entry.started_at, end, zone)]
+    return months_of(entry.started_at, entry.duration_seconds, zone)
 
 
 def refresh_patient_months(
@@ -44,12 +45,7 @@ def refresh_patient_months(
     months = sorted(set(months))
     if not months:
         return
-    inputs = load_inputs(session=session, practice=practice, months=months,
-                         patient_ids=[patient_id])
-    for month in months:
-        for item in inputs[month]:
-            _upsert(session, item, evaluate_month(item.case))
-    session.flush()
+    refresh_many(session=session, practice=practice, touched={patient_id: set(months)})
 
 
 def refresh_many(
@@ -63,13 +59,12 @@ def refresh_many(
     if not touched:
         return
     months = sorted(set().union(*touched.values()))
+    session.flush()  # the billing input is read with Core: it must see pending ORM rows
     inputs = load_inputs(session=session, practice=practice, months=months,
                          patient_ids=list(touched))
-    for month in months:
-        for item in inputs[month]:
-            if month in touched.get(item.patient.id, ()):
-                _upsert(session, item, evaluate_month(item.case))
-    session.flush()
+    _save(session, [_row_values(item, evaluate_month(item.case))
+                    for month in months for item in inputs[month]
+                    if month in touched.get(item.patient.id, ())])
 
 
 def rebuild_rollups(*, session: Session, practice: Practice, workers: int = 1,
@@ -104,6 +99,7 @@ def rebuild_rollups(*, session: Session, practice: Practice, workers: int = 1,
         for ids in slices:
             written += _insert_rows(session, _compute_rows(session, practice, months, ids))
     session.flush()
+    bump_practice(session, practice.id)  # every phone's minutes may have moved
     return written
 
 
@@ -177,16 +173,31 @@ def _row_values(item: PatientMonthInput, evaluation: MonthEvaluation) -> dict[st
             "patient_id": item.patient.id, "month": month, **_values(item, evaluation)}
 
 
-def _upsert(session: Session, item: PatientMonthInput, evaluation: MonthEvaluation) -> None:
-    row = session.exec(select(PatientMonth).where(
-        PatientMonth.patient_id == item.patient.id,
-        PatientMonth.month == str(item.case.month))).first()
-    if row is None:
-        session.add(PatientMonth(**_row_values(item, evaluation)))
+def _save(session: Session, rows: list[dict[str, object]]) -> None:
+    """Insert the new rows, update the existing ones: one read, two statements.
+
+    The rows' ids follow from (patient, month), so which exist is one lookup by id; rows
+    the session holds as objects are expired so a later read in it sees the new values.
+    """
+    if not rows:
         return
-    for name, value in _values(item, evaluation).items():
-        setattr(row, name, value)
-    session.add(row)
+    table = PatientMonth.__table__
+    existing = set(session.execute(sa.select(PatientMonth.id).where(
+        PatientMonth.id.in_([row["id"] for row in rows]))).scalars())
+    fresh = [row for row in rows if row["id"] not in existing]
+    if fresh:
+        session.execute(sa.insert(table), fresh)
+    columns = [name for name in rows[0] if name not in ("id", "patient_id", "month")]
+    changed = [{"row_id": row["id"], **{f"new_{name}": row[name] for name in columns}}
+               for row in rows if row["id"] in existing]
+    if changed:
+        # Bound names differ from the columns': SQLAlchemy reserves those for SET.
+        session.execute(sa.update(table).where(table.c.id == sa.bindparam("row_id"))
+                        .values({name: sa.bindparam(f"new_{name}") for name in columns}),
+                        changed)
+    for held in [o for o in session.identity_map.values() if isinstance(o, PatientMonth)]:
+        if held.id in existing:
+            session.expire(held)
 
 
 def _values(item: PatientMonthInput, evaluation: MonthEvaluation) -> dict[str, object]:

@@ -25,8 +25,8 @@ from pydantic import (
 )
 
 from ccm_pwa.domain.calendar import TYPED_YEARS
+from ccm_pwa.domain.time_rules import MAX_ENTRY_SECONDS
 from ccm_pwa.models import Activity, CarePlanElement, Program, TimeSource
-from ccm_pwa.services.time_entries import MAX_ENTRY_SECONDS
 
 Text = Annotated[str, Field(strict=True, max_length=10_000)]
 MAX_ELEMENT_CHARS = 20_000

@@ -9,23 +9,21 @@ always the signed-in user, never a value from the arguments.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from ccm_pwa.auth.access import AccessDenied, require_patient
-from ccm_pwa.domain.calendar import YearMonth, local_date, split_by_month
+from ccm_pwa.domain.calendar import YearMonth, local_date
+from ccm_pwa.domain.time_rules import Accepted, Refused
 from ccm_pwa.models import (
     CarePlan,
     CarePlanConflict,
-    MonthClose,
-    MonthStatus,
     Note,
     Patient,
     Practice,
@@ -33,11 +31,10 @@ from ccm_pwa.models import (
     Task,
     TaskStatus,
     TimeEntry,
-    TimeEntryVoid,
     User,
 )
 from ccm_pwa.services import care_plans, enrollment
-from ccm_pwa.services.billing_cases import MAX_ENTRY_SPAN
+from ccm_pwa.services.record_versions import bump_patients
 from ccm_pwa.services.rollups import months_of_entry
 from ccm_pwa.services.sync_args import (
     AddNote,
@@ -54,13 +51,11 @@ from ccm_pwa.services.sync_args import (
     VoidTime,
 )
 from ccm_pwa.services.time_entries import (
+    EntryToRecord,
     TimeEntryError,
-    check_entry_window,
-    record_time_entry,
+    record_entries,
     void_time_entry,
 )
-
-MAX_SKEW_SECONDS = 300
 
 
 class Rejected(Exception):
@@ -89,6 +84,7 @@ class PushState:
     and the patient-months whose rollups the push refreshes once, at its end."""
 
     patients: dict[uuid.UUID, Patient] = field(default_factory=dict)
+    not_visible: set[uuid.UUID] = field(default_factory=set)
     touched: dict[uuid.UUID, set[YearMonth]] = field(default_factory=dict)
 
     def touch(self, entry: TimeEntry, zone: ZoneInfo) -> None:
@@ -138,59 +134,64 @@ def _patient(ctx: Context, patient_id: uuid.UUID, unknown: str = NOT_ON_CASELOAD
     """
     if (known := ctx.state.patients.get(patient_id)) is not None:
         return known  # checked earlier in this push (one transaction: still true)
+    if patient_id in ctx.state.not_visible:
+        raise Rejected(unknown)
     try:
         patient = require_patient(session=ctx.session, user=ctx.user, patient_id=patient_id)
     except AccessDenied:
+        ctx.state.not_visible.add(patient_id)
         raise Rejected(unknown) from None
     ctx.state.patients[patient_id] = patient
     return patient
 
 
-def record_time(ctx: Context, args: RecordTime) -> uuid.UUID:
-    patient = _patient(ctx, args.patient_id)
-    existing = ctx.session.get(TimeEntry, args.entry_id)
-    if existing is not None:
-        if existing.patient_id == patient.id and existing.performer_id == ctx.user.id:
-            return patient.id  # recorded before (another device, or a reinstall): once only
-        raise Rejected("this entry id is already used by another entry", patient.id)
-    with _refusals_as_rejection(patient.id):
-        check_entry_window(args.started_at, args.duration_seconds, ctx.now,
-                           ctx.clock_skew_seconds)
-    end = args.started_at + timedelta(seconds=args.duration_seconds)
-    _refuse_closed_months(ctx, args.started_at, end, patient.id)
-    clash = _overlapping_entry(ctx, args.started_at, end)
-    if clash is not None:
-        at = clash.astimezone(ctx.zone).strftime("%H:%M")
-        raise Rejected(f"overlaps your entry at {at}", patient.id)
-    with _refusals_as_rejection(patient.id):
-        entry = record_time_entry(
-            session=ctx.session, patient_id=patient.id, performer=ctx.user,
-            started_at=args.started_at, duration_seconds=args.duration_seconds,
-            activity=args.activity, note=args.note, source=args.source,
-            entry_id=args.entry_id, occurred_at=ctx.occurred_at, refresh=False)
-    ctx.state.touch(entry, ctx.zone)
-    entry.client_id, entry.mutation_id = ctx.client_id, ctx.mutation_id
-    entry.review_flags = [*entry.review_flags,
-                          *(f for f in _sync_flags(ctx, args.started_at)
-                            if f not in entry.review_flags)]
-    ctx.session.add(entry)
-    return patient.id
+def record_times(ctx: Context, items: Sequence[tuple[int, datetime, RecordTime]]
+                 ) -> list[uuid.UUID | Rejected]:
+    """A run of consecutive `time_entry.record` mutations, judged and stored together
+    (services/time_entries.record_entries: the rules every way of recording time obeys).
 
-
-def _sync_flags(ctx: Context, started_at: datetime) -> list[str]:
-    """What a supervisor should look at in time that came from a phone (design §3).
-
-    `clock_skew`: the phone's clock was off by more than MAX_SKEW when it sent this, so its
-    times may be too; `late_month`: the entry belongs to a month that had already ended
-    (practice-local) when it arrived. Overlaps and closed months are rejections instead.
+    Each result is the patient's id (applied, or recorded before: counted once) or the
+    mutation's rejection, in order; later entries see the ones accepted before them.
     """
-    flags = []
-    if ctx.clock_skew_seconds is not None and abs(ctx.clock_skew_seconds) > MAX_SKEW_SECONDS:
-        flags.append("clock_skew")
-    if YearMonth.of(local_date(started_at, ctx.zone)) < YearMonth.of(local_date(ctx.now,
-                                                                                ctx.zone)):
-        flags.append("late_month")
-    return flags
+    results: list[uuid.UUID | Rejected | None] = []
+    wanted: list[EntryToRecord] = []
+    for mutation_id, occurred_at, args in items:
+        try:
+            patient = _patient(ctx, args.patient_id)
+        except Rejected as rejected:
+            results.append(rejected)
+            continue
+        results.append(None)
+        wanted.append(EntryToRecord(
+            entry_id=args.entry_id, patient_id=patient.id, started_at=args.started_at,
+            duration_seconds=args.duration_seconds, activity=args.activity, note=args.note,
+            source=args.source, occurred_at=occurred_at, client_id=ctx.client_id,
+            mutation_id=mutation_id))
+    verdicts = iter(record_entries(session=ctx.session, practice=ctx.practice,
+                                   performer=ctx.user, entries=wanted, now=ctx.now,
+                                   clock_skew_seconds=ctx.clock_skew_seconds, from_phone=True))
+    done: list[uuid.UUID | Rejected] = []
+    entries = iter(wanted)
+    for result in results:
+        if result is not None:
+            done.append(result)
+            continue
+        entry, verdict = next(entries), next(verdicts)
+        if isinstance(verdict, Refused):
+            done.append(Rejected(verdict.reason, entry.patient_id))
+            continue
+        if isinstance(verdict, Accepted):
+            ctx.state.touched.setdefault(entry.patient_id, set()).update(verdict.months)
+        done.append(entry.patient_id)
+    return done
+
+
+def record_time(ctx: Context, args: RecordTime) -> uuid.UUID:
+    """One `time_entry.record` alone (the push applies them in runs: `RUNS`)."""
+    [result] = record_times(ctx, [(ctx.mutation_id, ctx.occurred_at, args)])
+    if isinstance(result, Rejected):
+        raise result
+    return result
 
 
 def void_time(ctx: Context, args: VoidTime) -> uuid.UUID:
@@ -203,11 +204,10 @@ def void_time(ctx: Context, args: VoidTime) -> uuid.UUID:
                        patient.id)
     if not args.reason.strip():
         raise Rejected("a void needs a reason", patient.id)
-    _refuse_closed_months(ctx, entry.started_at,
-                          entry.started_at + timedelta(seconds=entry.duration_seconds),
-                          patient.id)
-    void_time_entry(session=ctx.session, entry_id=entry.id, reason=args.reason,
-                    voided_by=ctx.user, occurred_at=ctx.occurred_at, refresh=False)
+    with _refusals_as_rejection(patient.id):
+        void_time_entry(session=ctx.session, entry_id=entry.id, reason=args.reason,
+                        voided_by=ctx.user, occurred_at=ctx.occurred_at, refresh=False,
+                        now=ctx.now)
     ctx.state.touch(entry, ctx.zone)
     return patient.id
 
@@ -224,6 +224,7 @@ def add_note(ctx: Context, args: AddNote) -> uuid.UUID:
     ctx.session.add(Note(id=args.note_id, patient_id=patient.id, author_id=ctx.user.id,
                          body=args.body.strip(), occurred_at=ctx.occurred_at,
                          received_at=ctx.now))
+    bump_patients(ctx.session, [patient.id])
     return patient.id
 
 
@@ -305,6 +306,7 @@ def complete_task(ctx: Context, args: CompleteTask) -> uuid.UUID:
     task.completed_at = min(ctx.occurred_at, ctx.now)
     task.version += 1
     ctx.session.add(task)
+    bump_patients(ctx.session, [patient.id])
     return patient.id
 
 
@@ -342,31 +344,8 @@ MUTATIONS: dict[str, tuple[type[Args], Callable[[Context, Any], uuid.UUID | Appl
     "patient.unenroll": (Unenroll, unenroll),
 }
 
-
-def _overlapping_entry(ctx: Context, start: datetime, end: datetime) -> datetime | None:
-    """The start of the signed-in user's own live entry that shares a second with
-    [start, end), if any (two columns, not whole entries: this runs for every entry).
-
-    One person cannot do two things at once; two people on one patient is for billing to
-    sort out (it counts those seconds once).
-    """
-    voided = select(TimeEntryVoid.time_entry_id)
-    candidates = ctx.session.execute(sa.select(TimeEntry.started_at, TimeEntry.duration_seconds)
-                                     .where(TimeEntry.performer_id == ctx.user.id,
-                                            TimeEntry.started_at < end,
-                                            TimeEntry.started_at > start - MAX_ENTRY_SPAN,
-                                            TimeEntry.id.not_in(voided))
-                                     .order_by(TimeEntry.started_at))
-    return next((began for began, seconds in candidates
-                 if began + timedelta(seconds=seconds) > start), None)
-
-
-def _refuse_closed_months(ctx: Context, start: datetime, end: datetime,
-                          patient_id: uuid.UUID) -> None:
-    months = [str(month) for month, _s, _e in split_by_month(start, end, ctx.zone)]
-    closed = ctx.session.exec(select(MonthClose.month).where(
-        MonthClose.practice_id == ctx.practice.id, MonthClose.month.in_(months),
-        MonthClose.status == MonthStatus.CLOSED)).first()
-    if closed is not None:
-        raise Rejected(f"{closed} is closed for billing: ask a supervisor to reopen it",
-                       patient_id)
+# Mutations the push applies a run at a time (consecutive ones of the same name, together).
+RUNS: dict[str, Callable[[Context, Sequence[tuple[int, datetime, Any]]],
+                         list[uuid.UUID | Rejected]]] = {
+    "time_entry.record": record_times,
+}

@@ -22,11 +22,21 @@ The client's `last_seen_at` is touched after both, in its own statement. Only a 
 first use of a new client id (unique key), or a lock wait that times out, makes the pull
 start again.
 
-Cost: every pull builds the whole view to compare it, so an unchanged pull costs about as
-much as a reset; the patient records are built in one batch (`patient_records`). Measured
-on SQLite with the demo practice (`create_demo_practice`, 285 patients, 4 care managers; a
-62-patient caseload, 67 documents): reset 145-190 ms, unchanged or one-patient change
-110-120 ms; building the 62 records one by one instead took 410 ms against 115 ms batched.
+Change stamps (services/record_versions.py) decide how much to build. Every write that
+changes what a document shows bumps its patient's `record_version` (or the practice's) in
+the same transaction; a view keeps the stamps it was built from:
+- "" — the practice-wide part: the code that builds documents, the practice row, the local
+  date, who the user is and which patients the user may see;
+- "rejections" — how many of this client's mutations were rejected, and the newest;
+- "patient/<id>" — each visible patient's `record_version`;
+- "until" — the first instant a document changes by time alone (a task falls overdue, a
+  stay ends, the local day turns), computed when the view is built.
+The pull reads the stamps first (a handful of statements, whatever the caseload). All equal
+and before "until": nothing is built, the same cursor comes back. Only patient or rejection
+stamps moved: the lists are rebuilt, and only the records of those patients (the others
+keep the hash the view has). Anything else (no stamps, "" moved, "until" passed):
+everything is built and compared by hash, as a reset is. The stamps are read in the same
+snapshot as the documents, so they can never be newer than what was built from them.
 """
 
 from __future__ import annotations
@@ -35,7 +45,8 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,16 +56,19 @@ from sqlmodel import Session, select
 
 from ccm_pwa.auth.access import visible_patients
 from ccm_pwa.auth.audit import record_audit
+from ccm_pwa.domain.calendar import local_date, start_of_local_day
 from ccm_pwa.models import (
     AppliedMutation,
     CarePlan,
     CarePlanConflict,
     CarePlanElement,
+    InpatientStay,
     MutationOutcome,
     Patient,
     Practice,
     SyncClient,
     SyncClientView,
+    Task,
     User,
 )
 from ccm_pwa.services import care_plans
@@ -66,7 +80,7 @@ from ccm_pwa.services.sync_push import (
     claim_client,
     require_usable,
 )
-from ccm_pwa.services.worklist import worklist_body
+from ccm_pwa.services.worklist import ACTIVE_TASKS, worklist_body
 
 ATTEMPTS = 4
 VIEWS_KEPT = 3  # the newest few: a pull whose answer was lost can be repeated
@@ -74,6 +88,20 @@ REJECTIONS_SHOWN = 200
 PATIENT_KEY = "patient/"
 # PostgreSQL: serialization failure, deadlock. SQLite: the snapshot could not become a writer.
 RETRY_SQLSTATES = {"40001", "40P01"}
+
+
+def _code_version() -> str:
+    """The documents' builders, as a stamp: an upgrade that changes what a document shows
+    (a billing rule, a field) must reach phones whose data did not change."""
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted([*package.glob("domain/*.py"), *package.glob("services/*.py"),
+                        package / "models.py"]):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+DOCUMENTS_CODE = _code_version()
 
 
 def pull(*, session: Session, user: User, client_id: uuid.UUID, cursor: str | None,
@@ -109,21 +137,29 @@ def pull(*, session: Session, user: User, client_id: uuid.UUID, cursor: str | No
 
 @dataclass(frozen=True)
 class _Snapshot:
-    """What one read saw, as plain values (the ORM objects expire when it ends)."""
+    """What one read saw, as plain values (the ORM objects expire when it ends).
+
+    `docs` holds only what was built; `versions` covers every document the phone keeps
+    (a record not rebuilt keeps its hash from the previous view).
+    """
 
     docs: dict[str, Any]
     versions: dict[str, str]
+    stamps: dict[str, str]
     known_client: bool
     last_mutation_id: int
     previous_id: uuid.UUID | None
     previous_versions: dict[str, str] | None
+    previous_stamps: dict[str, str] | None
 
 
-def documents(*, session: Session, user: User, client_id: uuid.UUID,
-              now: datetime) -> dict[str, Any]:
+def documents(*, session: Session, user: User, client_id: uuid.UUID, now: datetime,
+              records_of: set[str] | None = None) -> dict[str, Any]:
     """Everything the phone keeps, by key: who I am, my lists, each caseload patient's record,
     my rejections and the care-plan conflicts to resolve. Each document is exactly the body
     the matching GET route returns, so the phone renders both the same way.
+
+    `records_of`: build only these patient records (keys); None builds every one.
     """
     me = session.get(User, user.id)
     assert me is not None
@@ -132,8 +168,9 @@ def documents(*, session: Session, user: User, client_id: uuid.UUID,
     zone = ZoneInfo(practice.timezone)
     worklist = worklist_body(session=session, user=me, month=None, now=now)
     caseload = [uuid.UUID(row["id"]) for row in worklist["patients"]]
-    patients = list(session.exec(select(Patient).where(Patient.id.in_(caseload)))
-                    ) if caseload else []
+    wanted = [p for p in caseload if records_of is None or f"{PATIENT_KEY}{p}" in records_of]
+    patients = list(session.exec(select(Patient).where(Patient.id.in_(wanted))
+                                 )) if wanted else []
     records = patient_records(session=session, patients=patients, month=None, now=now)
     docs: dict[str, Any] = {
         "me": {"name": me.name, "role": str(me.role), "practice": practice.name,
@@ -143,7 +180,7 @@ def documents(*, session: Session, user: User, client_id: uuid.UUID,
         "rejections": {"items": _rejections(session, me, client_id, zone)},
         "conflicts": {"items": _conflicts(session, me, zone)},
     }
-    for patient_id in caseload:
+    for patient_id in wanted:
         docs[f"{PATIENT_KEY}{patient_id}"] = records[patient_id]
     return docs
 
@@ -159,14 +196,99 @@ def _read(session: Session, user: User, client_id: uuid.UUID, cursor: str | None
     existing = session.get(SyncClient, client_id)
     if existing is not None:
         require_usable(existing, user)  # before any work, and before reading anything else
-    docs = documents(session=session, user=user, client_id=client_id, now=now)
+    last_mutation_id = existing.last_mutation_id if existing is not None else 0
     previous = _view(session, client_id, cursor)
-    return _Snapshot(
-        docs=docs, versions={key: version(doc) for key, doc in docs.items()},
-        known_client=existing is not None,
-        last_mutation_id=existing.last_mutation_id if existing is not None else 0,
-        previous_id=previous.id if previous is not None else None,
-        previous_versions=dict(previous.versions) if previous is not None else None)
+    stamps = _stamps(session, user, client_id, now)
+    kept = dict(previous.versions) if previous is not None else None
+    before = dict(previous.stamps or {}) if previous is not None else None
+    moved = _moved(stamps, before, kept, now)
+    if moved == set():  # nothing to build: the previous view is the answer
+        docs, versions, stamps = {}, dict(kept or {}), dict(before or {})
+    else:
+        docs = documents(session=session, user=user, client_id=client_id, now=now,
+                         records_of=moved)
+        versions = {key: version(doc) for key, doc in docs.items()}
+        if moved is not None and kept is not None:  # records not rebuilt keep their hash
+            caseload = {f"{PATIENT_KEY}{row['id']}" for row in docs["worklist"]["patients"]}
+            versions |= {key: kept[key] for key in caseload - set(versions) if key in kept}
+        stamps["until"] = _until(session, user, now)
+    return _Snapshot(docs=docs, versions=versions, stamps=stamps,
+                     known_client=existing is not None, last_mutation_id=last_mutation_id,
+                     previous_id=previous.id if previous is not None else None,
+                     previous_versions=kept, previous_stamps=before)
+
+
+def _moved(stamps: dict[str, str], before: dict[str, str] | None,
+           kept: dict[str, str] | None, now: datetime) -> set[str] | None:
+    """The patient records to rebuild: None for all of them (the practice-wide stamp moved,
+    "until" passed, or there is no view to compare with), an empty set for none at all."""
+    if before is None or kept is None or before.get("") != stamps[""]:
+        return None
+    if now >= _instant(before.get("until")):
+        return None
+    moved = {k for k, v in stamps.items() if before.get(k) != v}
+    if moved:  # the lists are rebuilt (they show every patient), and any record not kept
+        moved |= {k for k in stamps if k.startswith(PATIENT_KEY) and k not in kept}
+    return moved
+
+
+def _stamps(session: Session, user: User, client_id: uuid.UUID,
+            now: datetime) -> dict[str, str]:
+    """The change stamps as they are now: four reads, whatever the caseload (module doc)."""
+    me = session.get(User, user.id)
+    assert me is not None
+    practice = session.get(Practice, me.practice_id)
+    assert practice is not None
+    patients = session.execute(
+        sa.select(Patient.id, Patient.record_version)
+        .where(Patient.id.in_(visible_patients(me)))).all()
+    shared = {
+        "code": DOCUMENTS_CODE,
+        "practice": {c.name: getattr(practice, c.name) for c in Practice.__table__.columns},
+        "today": local_date(now, ZoneInfo(practice.timezone)),
+        "me": [me.name, str(me.role), me.practice_id, me.supervisor_id, me.active],
+        "visible": sorted(str(pid) for pid, _ in patients),
+    }
+    # Rejected mutations are never changed or deleted, and their ids only grow.
+    rejected = session.execute(
+        sa.select(sa.func.count(), sa.func.max(AppliedMutation.mutation_id))
+        .where(AppliedMutation.client_id == client_id,
+               AppliedMutation.outcome == MutationOutcome.REJECTED)).one()
+    stamps = {"": version(shared), "rejections": f"{rejected[0]}/{rejected[1]}"}
+    stamps |= {f"{PATIENT_KEY}{pid}": str(number) for pid, number in patients}
+    return stamps
+
+
+def _until(session: Session, user: User, now: datetime) -> str:
+    """The first instant after `now` at which a document changes with no write: the next
+    local midnight, an open task's due time (it falls overdue), a stay's admission or
+    discharge (the worklist's transitions).
+    """
+    practice = session.get(Practice, user.practice_id)
+    assert practice is not None
+    zone = ZoneInfo(practice.timezone)
+    visible = visible_patients(user)
+    moments = [start_of_local_day(local_date(now, zone) + timedelta(days=1), zone)]
+    moments += [session.execute(sa.select(sa.func.min(Task.due_at)).where(
+        Task.patient_id.in_(visible), Task.status.in_(ACTIVE_TASKS),
+        Task.due_at >= now)).scalar()]
+    for column in (InpatientStay.admitted_at, InpatientStay.discharged_at):
+        moments.append(session.execute(sa.select(sa.func.min(column)).where(
+            InpatientStay.patient_id.in_(visible), column >= now)).scalar())
+    return min(_aware(m) for m in moments if m is not None).astimezone(UTC).isoformat()
+
+
+def _instant(text: str | None) -> datetime:
+    """A stored "until"; a view without one (older releases) has always run out."""
+    try:
+        return _aware(datetime.fromisoformat(text)) if text else datetime.min.replace(tzinfo=UTC)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives back naive UTC times (the column type's storage)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _record(session: Session, user: User, client_id: uuid.UUID, seen: _Snapshot,
@@ -181,8 +303,12 @@ def _record(session: Session, user: User, client_id: uuid.UUID, seen: _Snapshot,
     deletes = [] if previous is None else sorted(set(previous) - set(seen.versions))
     if previous is not None and not puts and not deletes:
         new_cursor = str(seen.previous_id)
+        if seen.stamps != seen.previous_stamps:  # same documents, newer stamps: keep them
+            session.execute(sa.update(SyncClientView).where(
+                SyncClientView.id == seen.previous_id).values(stamps=seen.stamps))
     else:
-        view = SyncClientView(client_id=client_id, created_at=now, versions=seen.versions)
+        view = SyncClientView(client_id=client_id, created_at=now, versions=seen.versions,
+                              stamps=seen.stamps)
         session.add(view)
         session.flush()
         _prune(session, client_id)

@@ -21,6 +21,7 @@ exchange, kept on the client and flagged on the time it records (sync_mutations)
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,11 +32,28 @@ from pydantic import BaseModel, Field, StrictInt, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from ccm_pwa.auth.access import visible_patients
 from ccm_pwa.auth.audit import record_audit
-from ccm_pwa.models import AppliedMutation, MutationOutcome, Practice, SyncClient, User
+from ccm_pwa.models import (
+    AppliedMutation,
+    AuditEvent,
+    MutationOutcome,
+    Patient,
+    Practice,
+    SyncClient,
+    User,
+)
 from ccm_pwa.services.rollups import refresh_many
 from ccm_pwa.services.sync_args import Args, Moment
-from ccm_pwa.services.sync_mutations import MUTATIONS, Applied, Context, PushState, Rejected
+from ccm_pwa.services.sync_mutations import (
+    MUTATIONS,
+    RUNS,
+    Applied,
+    Context,
+    PushState,
+    Rejected,
+)
+from ccm_pwa.services.time_entries import audit_row
 
 SCHEMA_VERSION = 1
 MAX_BATCH = 500
@@ -156,39 +174,125 @@ def push(*, session: Session, user: User, batch: Batch, now: datetime) -> dict[s
 
 
 def _push_once(session: Session, user: User, batch: Batch, now: datetime) -> dict[str, Any]:
+    """One attempt: a fixed number of statements plus the rows, whatever the batch size.
+
+    What the mutations check is read up front (the caseload, and per run of time entries
+    their ids, overlaps and closed months); the mutation log and its audit rows are
+    written at the end with one multi-row insert each, and the client's row once.
+    """
     client = claim_client(session=session, client_id=batch.client_id, user=user, now=now,
                           schema_version=batch.schema_version)
-    # One person's pushes from several phones are serialised: the overlap check below reads
-    # her entries and then inserts, which under READ COMMITTED would let two phones each
-    # accept one of two overlapping calls. (SQLite serialises writers anyway.)
-    session.execute(sa.select(User.id).where(User.id == user.id).with_for_update())
-    skew = None
-    if batch.client_time is not None:
-        skew = (batch.client_time - now).total_seconds()
-        client.clock_skew_seconds = skew
+    # One person's pushes from several phones are serialised: the overlap check reads her
+    # entries and then inserts, which under READ COMMITTED would let two phones each accept
+    # one of two overlapping calls. (SQLite serialises writers anyway.)
+    me, practice = session.execute(
+        select(User, Practice).join(Practice, Practice.id == User.practice_id)
+        .where(User.id == user.id).with_for_update(of=User)).one()
+    skew = None if batch.client_time is None else (batch.client_time - now).total_seconds()
     last = client.last_mutation_id
     pending = [m for m in batch.mutations if m.id > last]
     if pending and pending[0].id != last + 1:
         raise SyncGap(f"mutation {pending[0].id} follows {last}: resend from {last + 1}",
                       last_mutation_id=last)
-    me = session.get(User, user.id)
-    practice = session.get(Practice, user.practice_id)
-    assert me is not None and practice is not None
-    results: list[dict[str, Any]] = []
     state = PushState()
-    for mutation in batch.mutations:
-        if mutation.id <= last:
-            results.append({"id": mutation.id, "status": "duplicate"})
-            continue
-        results.append(_apply(session, me, practice, client, mutation, now, skew, state))
-        client.last_mutation_id = mutation.id
+    preload_caseload(session, me, pending, state)
+    base = Context(session=session, user=me, practice=practice, client_id=client.id,
+                   mutation_id=0, occurred_at=now, now=now, clock_skew_seconds=skew,
+                   state=state)
+    log = _Log(client.id, me.id, now)
+    results: dict[int, dict[str, Any]] = {m.id: {"id": m.id, "status": "duplicate"}
+                                          for m in batch.mutations if m.id <= last}
+    for run in _runs(pending):
+        if run[0].name in RUNS:
+            outcomes = RUNS[run[0].name](base, [(m.id, m.occurred_at, m.args) for m in run])
+            for mutation, outcome in zip(run, outcomes, strict=True):
+                results[mutation.id] = log.add(mutation, outcome)
+        else:
+            results[run[0].id] = _apply(base, run[0], log)
     # Every patient-month the push touched, recomputed once, in the push's transaction.
     refresh_many(session=session, practice=practice, touched=state.touched)
+    if pending:
+        client.last_mutation_id = pending[-1].id
+    if skew is not None:
+        client.clock_skew_seconds = skew
     client.schema_version = batch.schema_version
     session.add(client)
     session.flush()
-    return {"last_mutation_id": client.last_mutation_id, "results": results,
+    log.write(session)  # a concurrent twin is refused here by the (client, mutation) index
+    return {"last_mutation_id": client.last_mutation_id,
+            "results": [results[m.id] for m in batch.mutations],
             "server_time": now.isoformat()}
+
+
+def preload_caseload(session: Session, user: User, mutations: list[Mutation],
+                     state: PushState) -> None:
+    """The patients the batch names that `user` may see, in one read (and which not).
+
+    Mutations that name a patient only through another record (a void, a task) still
+    look theirs up as they go.
+    """
+    named = {m.args.patient_id for m in mutations
+             if isinstance(getattr(m.args, "patient_id", None), uuid.UUID)}
+    if not named:
+        return
+    found = session.exec(select(Patient).where(Patient.id.in_(named),
+                                               Patient.id.in_(visible_patients(user))))
+    state.patients.update({patient.id: patient for patient in found})
+    state.not_visible.update(named - set(state.patients))
+
+
+def _runs(mutations: list[Mutation]) -> list[list[Mutation]]:
+    """Consecutive mutations of one batched kind together; every other one on its own."""
+    runs: list[list[Mutation]] = []
+    for mutation in mutations:
+        if runs and mutation.name in RUNS and runs[-1][0].name == mutation.name:
+            runs[-1].append(mutation)
+        else:
+            runs.append([mutation])
+    return runs
+
+
+class _Log:
+    """The push's AppliedMutation rows and their `sync.*` audit rows, written together."""
+
+    def __init__(self, client_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> None:
+        self.client_id, self.user_id, self.now = client_id, user_id, now
+        self.applied: list[dict[str, Any]] = []
+        self.audits: list[dict[str, Any]] = []
+
+    def add(self, mutation: Mutation, outcome: uuid.UUID | Applied | Rejected
+            ) -> dict[str, Any]:
+        """Log one mutation's outcome; its entry in the push's response."""
+        extra: dict[str, Any] = {}
+        reason = ""
+        if isinstance(outcome, Rejected):
+            patient_id, status = outcome.patient_id, MutationOutcome.REJECTED
+            reason, extra = outcome.reason, outcome.extra
+        elif isinstance(outcome, Applied):
+            patient_id, status, extra = outcome.patient_id, MutationOutcome.APPLIED, outcome.extra
+        else:
+            patient_id, status = outcome, MutationOutcome.APPLIED
+        self.applied.append({
+            "id": uuid.uuid4(), "client_id": self.client_id, "mutation_id": mutation.id,
+            "name": mutation.name, "args": mutation.raw_args,
+            "occurred_at": mutation.occurred_at, "received_at": self.now,
+            "outcome": str(status), "rejection_reason": reason, "patient_id": patient_id})
+        detail: dict[str, Any] = {"mutation_id": mutation.id}
+        if reason:
+            detail["reason"] = reason
+        self.audits.append(audit_row(action=f"sync.{mutation.name}", user_id=self.user_id,
+                                     patient_id=patient_id, client=f"sync {self.client_id}",
+                                     outcome=str(status), detail=detail,
+                                     occurred_at=self.now))
+        result: dict[str, Any] = {"id": mutation.id, "status": str(status)}
+        if reason:
+            result["reason"] = reason
+        return {**result, **extra}
+
+    def write(self, session: Session) -> None:
+        if self.applied:
+            session.execute(sa.insert(AppliedMutation.__table__), self.applied)
+            session.execute(sa.insert(AuditEvent.__table__), self.audits)
 
 
 def claim_client(*, session: Session, client_id: uuid.UUID, user: User, now: datetime,
@@ -224,38 +328,15 @@ def audit_denied(*, session: Session, action: str, user: User, client_id: uuid.U
     session.commit()
 
 
-def _apply(session: Session, user: User, practice: Practice, client: SyncClient,
-           mutation: Mutation, now: datetime, skew: float | None,
-           state: PushState) -> dict[str, Any]:
+def _apply(base: Context, mutation: Mutation, log: _Log) -> dict[str, Any]:
     handler = MUTATIONS[mutation.name][1]
-    context = Context(session=session, user=user, practice=practice, client_id=client.id,
-                      mutation_id=mutation.id, occurred_at=mutation.occurred_at, now=now,
-                      clock_skew_seconds=skew, state=state)
-    extra: dict[str, Any] = {}
+    context = dataclasses.replace(base, mutation_id=mutation.id,
+                                  occurred_at=mutation.occurred_at)
     try:
-        done = handler(context, mutation.args)
-        patient_id, extra = (done.patient_id, done.extra) if isinstance(done, Applied) else (
-            done, {})
-        outcome, reason = MutationOutcome.APPLIED, ""
+        outcome: uuid.UUID | Applied | Rejected = handler(context, mutation.args)
     except Rejected as rejected:
-        patient_id, outcome, reason = rejected.patient_id, MutationOutcome.REJECTED, rejected.reason
-        extra = rejected.extra
-    session.add(AppliedMutation(client_id=client.id, mutation_id=mutation.id, name=mutation.name,
-                                args=mutation.raw_args, occurred_at=mutation.occurred_at,
-                                received_at=now, outcome=outcome, rejection_reason=reason,
-                                patient_id=patient_id))
-    detail: dict[str, Any] = {"mutation_id": mutation.id}
-    if reason:
-        detail["reason"] = reason
-    record_audit(session=session, action=f"sync.{mutation.name}", user_id=user.id,
-                 patient_id=patient_id, client=f"sync {client.id}", outcome=outcome.value,
-                 detail=detail, occurred_at=now)
-    # No flush per mutation: the push flushes once; a concurrent twin is refused there by
-    # the (client, mutation id) index, and the whole push is re-run from a fresh read.
-    result: dict[str, Any] = {"id": mutation.id, "status": outcome.value}
-    if reason:
-        result["reason"] = reason
-    return {**result, **extra}
+        outcome = rejected
+    return log.add(mutation, outcome)
 
 
 def field_error(exc: ValidationError, prefix: str = "") -> str:

@@ -1,16 +1,44 @@
-"""Record and void care-management time: append-only events plus their rollups, atomically."""
+"""Record and void care-management time: append-only events plus their rollups, atomically.
+
+`record_entries` is the one writer of time entries: the phone's sync (timer and manual
+entry), a server-side recording and the tests all come through it, so the rules of
+ccm_pwa/domain/time_rules.py (bounds, timely filing, closed months, one person's overlaps,
+review flags) hold for every way time arrives. It reads what the rules need once per batch
+(three queries whatever the batch size) and writes the accepted entries and their audit
+rows with one multi-row insert each, every field complete on insert.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ccm_pwa.auth.audit import record_audit
+from ccm_pwa.domain import time_rules
+from ccm_pwa.domain.calendar import YearMonth
+from ccm_pwa.domain.time_rules import (
+    LONG_ENTRY_SECONDS,
+    MAX_ENTRY_SECONDS,
+    Accepted,
+    Circumstances,
+    NewTime,
+    Refused,
+    Replayed,
+    Stored,
+    Verdict,
+)
 from ccm_pwa.models import (
     Activity,
+    AuditEvent,
+    MonthClose,
+    MonthStatus,
     Patient,
     PerformerKind,
     Practice,
@@ -20,46 +48,125 @@ from ccm_pwa.models import (
     User,
     utc_now,
 )
-from ccm_pwa.services.month_locks import MonthClosed, refuse_closed_months
-from ccm_pwa.services.rollups import months_of_entry, refresh_patient_months
+from ccm_pwa.services.month_locks import MonthClosed, refuse_closed_entry
+from ccm_pwa.services.record_versions import bump_patients
+from ccm_pwa.services.rollups import refresh_patient_months
 
-# A stretch longer than a day is a stuck timer, not care-management work.
-MAX_ENTRY_SECONDS = 24 * 3600
-LONG_ENTRY_SECONDS = 90 * 60
-# Clocks drift and a timer stops a moment after the server's "now": only beyond this is an
-# entry that ends in the future flagged for review.
-FUTURE_TOLERANCE = timedelta(minutes=5)
-
-
-# Medicare's timely-filing limit is 12 months after the date of service: older time can
-# never be billed, so it is refused rather than stored (a wrong date, a reset clock).
-OLDEST_MONTHS = 12
+__all__ = ["LONG_ENTRY_SECONDS", "MAX_ENTRY_SECONDS", "EntryToRecord", "TimeEntryError",
+           "record_entries", "record_time_entry", "void_time_entry"]
 
 
 class TimeEntryError(ValueError):
     """The entry cannot be recorded or voided as asked; the message says why."""
 
 
-def check_entry_window(started_at: datetime, duration_seconds: int, now: datetime,
-                       clock_skew_seconds: float | None = None) -> None:
-    """Refuse time that cannot be real: starting before the timely-filing window, or ending
-    after now — beyond FUTURE_TOLERANCE, plus the device's own clock lead when its push
-    said what its clock read (that entry is kept, flagged for review)."""
-    first_month = now.year * 12 + now.month - 1 - OLDEST_MONTHS
-    earliest = now.replace(year=first_month // 12, month=first_month % 12 + 1, day=1, hour=0,
-                           minute=0, second=0, microsecond=0)
-    latest_end = now + FUTURE_TOLERANCE + timedelta(seconds=max(0.0, clock_skew_seconds or 0.0))
-    try:
-        too_old = started_at < earliest
-        too_late = started_at + timedelta(seconds=duration_seconds) > latest_end
-    except OverflowError:  # beyond the calendar's end: not a real call either
-        too_old, too_late = False, True
-    if too_old:
-        raise TimeEntryError(f"started_at: before {earliest:%Y-%m-%d}, more than "
-                             f"{OLDEST_MONTHS} months ago (Medicare's timely-filing limit)")
-    if too_late:
-        raise TimeEntryError("started_at: this call would end in the future "
-                             f"(after {latest_end:%Y-%m-%d %H:%M} UTC): check the phone's clock")
+@dataclass(frozen=True)
+class EntryToRecord:
+    """One entry for `record_entries`; the patient is already known to be the caller's."""
+
+    entry_id: uuid.UUID
+    patient_id: uuid.UUID
+    started_at: datetime
+    duration_seconds: int
+    activity: Activity
+    note: str = ""
+    source: TimeSource = TimeSource.TIMER
+    occurred_at: datetime | None = None  # device clock; the server's when not given
+    client_id: uuid.UUID | None = None  # the installation and mutation it came from
+    mutation_id: int | None = None
+
+
+def record_entries(
+    *,
+    session: Session,
+    practice: Practice,
+    performer: User,
+    entries: Sequence[EntryToRecord],
+    now: datetime,
+    clock_skew_seconds: float | None = None,
+    from_phone: bool = False,
+    performer_kind: PerformerKind | None = None,
+) -> list[Verdict]:
+    """Judge `entries` in order and store the accepted ones; one verdict per entry.
+
+    The caller refreshes the rollups of the accepted entries' months (`Accepted.months`)
+    before committing, once for everything it wrote.
+    """
+    if not entries:
+        return []
+    zone = ZoneInfo(practice.timezone)
+    batch = [NewTime(e.entry_id, e.patient_id, e.started_at, e.duration_seconds,
+                     manual=e.source == TimeSource.MANUAL) for e in entries]
+    when = Circumstances(performer_id=performer.id, now=now, zone=zone,
+                         clock_skew_seconds=clock_skew_seconds, from_phone=from_phone)
+    verdicts = time_rules.judge(batch, _stored(session, practice, batch, when), when)
+    kind = performer_kind or performer.performer_kind
+    rows, audits = [], []
+    for entry, verdict in zip(entries, verdicts, strict=True):
+        if not isinstance(verdict, Accepted):
+            continue
+        rows.append({
+            "id": entry.entry_id, "patient_id": entry.patient_id, "performer_id": performer.id,
+            "performer_kind": str(kind), "activity": str(entry.activity), "note": entry.note,
+            "started_at": entry.started_at, "duration_seconds": entry.duration_seconds,
+            "source": str(entry.source), "occurred_at": entry.occurred_at or now,
+            "received_at": now, "client_id": entry.client_id, "mutation_id": entry.mutation_id,
+            "review_flags": list(verdict.flags)})
+        audits.append(audit_row(action="time_entry.record", user_id=performer.id,
+                                patient_id=entry.patient_id, occurred_at=now,
+                                detail={"entry": str(entry.entry_id),
+                                        "seconds": entry.duration_seconds,
+                                        "source": str(entry.source)}))
+    if rows:
+        session.execute(sa.insert(TimeEntry.__table__), rows)
+        session.execute(sa.insert(AuditEvent.__table__), audits)
+        bump_patients(session, {row["patient_id"] for row in rows})
+    return verdicts
+
+
+def _stored(session: Session, practice: Practice, batch: list[NewTime],
+            when: Circumstances) -> Stored:
+    """What the rules compare the batch with: three reads, whatever its size.
+
+    Entries the rules refuse on their own (bounds, timely filing) widen no read.
+    """
+    ids = [e.entry_id for e in batch]
+    owners = {entry_id: (patient_id, performer_id) for entry_id, patient_id, performer_id in
+              session.execute(sa.select(TimeEntry.id, TimeEntry.patient_id,
+                                        TimeEntry.performer_id).where(TimeEntry.id.in_(ids)))}
+    sane = [e for e in batch if 0 < e.duration_seconds <= MAX_ENTRY_SECONDS and
+            time_rules.entry_window_error(e.started_at, e.duration_seconds, when.now,
+                                          when.clock_skew_seconds, zone=when.zone) is None]
+    busy: list[tuple[datetime, datetime]] = []
+    months: set[YearMonth] = set()
+    if sane:
+        first = min(e.started_at for e in sane) - time_rules.MAX_ENTRY_SPAN
+        last = max(e.ended_at for e in sane)
+        voided = sa.select(TimeEntryVoid.time_entry_id)
+        busy = [(began, began + timedelta(seconds=seconds)) for began, seconds in
+                session.execute(sa.select(TimeEntry.started_at, TimeEntry.duration_seconds)
+                                .where(TimeEntry.performer_id == when.performer_id,
+                                       TimeEntry.started_at < last,
+                                       TimeEntry.started_at > first,
+                                       TimeEntry.id.not_in(voided)))]
+        for entry in sane:
+            months.update(time_rules.months_of(entry.started_at, entry.duration_seconds,
+                                               when.zone))
+    closed: frozenset[YearMonth] = frozenset()
+    if months:
+        closed = frozenset(YearMonth.parse(m) for m in session.exec(select(MonthClose.month).where(
+            MonthClose.practice_id == practice.id, MonthClose.month.in_(sorted(map(str, months))),
+            MonthClose.status == MonthStatus.CLOSED)))
+    return Stored(owners=owners, busy=busy, closed=closed)
+
+
+def audit_row(*, action: str, user_id: uuid.UUID | None, occurred_at: datetime,
+              patient_id: uuid.UUID | None = None, client: str = "", outcome: str = "success",
+              detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An AuditEvent as a row for a multi-row insert (auth/audit.py's record, in bulk)."""
+    return {"id": uuid.uuid4(), "occurred_at": occurred_at, "user_id": user_id,
+            "client": client[:500], "patient_id": patient_id, "action": action,
+            "outcome": outcome, "detail": detail or {}}
 
 
 def record_time_entry(
@@ -75,55 +182,42 @@ def record_time_entry(
     entry_id: uuid.UUID | None = None,
     occurred_at: datetime | None = None,
     performer_kind: PerformerKind | None = None,
-    refresh: bool = True,
+    now: datetime | None = None,
 ) -> TimeEntry:
-    """Store one entry and refresh the patient's rollups; a replayed id is returned as is.
-
-    `refresh=False`: the caller refreshes the rollups itself before committing (a sync push
-    refreshes every touched patient once, at its end).
-    """
-    if started_at.tzinfo is None or started_at.utcoffset() is None:
-        raise TimeEntryError("started_at must carry a time zone offset")
-    if not 0 < duration_seconds <= MAX_ENTRY_SECONDS:
-        raise TimeEntryError(
-            f"duration_seconds must be between 1 and {MAX_ENTRY_SECONDS}, got {duration_seconds}")
-    if entry_id is not None and (existing := session.get(TimeEntry, entry_id)) is not None:
-        if existing.patient_id != patient_id or existing.performer_id != performer.id:
-            raise TimeEntryError(f"entry {entry_id} already exists for another patient or person")
-        return existing  # the same entry seen twice counts once
+    """One entry through `record_entries`, rollups refreshed; a replayed id is returned as
+    is. TimeEntryError says why an entry is refused."""
     patient = session.get(Patient, patient_id)
     if patient is None:
         raise TimeEntryError(f"no patient {patient_id}")
-    _refuse_if_closed(session, patient, started_at, duration_seconds)
-    now = utc_now()
-    flags = []
-    if source == TimeSource.MANUAL:
-        flags.append("manual")
-    if duration_seconds > LONG_ENTRY_SECONDS:
-        flags.append("over_90_min")
-    if started_at + timedelta(seconds=duration_seconds) > now + FUTURE_TOLERANCE:
-        flags.append("future_dated")  # it cannot have ended yet: a wrong clock or a typo
-    entry = TimeEntry(
-        id=entry_id or uuid.uuid4(), patient_id=patient_id, performer_id=performer.id,
-        performer_kind=performer_kind or performer.performer_kind, activity=activity, note=note,
-        started_at=started_at, duration_seconds=duration_seconds, source=source,
-        occurred_at=occurred_at or now, received_at=now, review_flags=flags,
-    )
-    session.add(entry)
-    session.flush()
-    record_audit(session=session, action="time_entry.record", user_id=performer.id,
-                 patient_id=patient_id, detail={"entry": str(entry.id), "seconds": duration_seconds,
-                                                "source": str(source)}, occurred_at=now)
-    if refresh:
-        _refresh(session, patient, entry)
+    practice = session.get(Practice, patient.practice_id)
+    assert practice is not None
+    wanted = EntryToRecord(entry_id=entry_id or uuid.uuid4(), patient_id=patient_id,
+                           started_at=started_at, duration_seconds=duration_seconds,
+                           activity=activity, note=note, source=source, occurred_at=occurred_at)
+    [verdict] = record_entries(session=session, practice=practice, performer=performer,
+                               entries=[wanted], now=now or utc_now(),
+                               performer_kind=performer_kind)
+    if isinstance(verdict, Refused):
+        raise TimeEntryError(verdict.reason)
+    if isinstance(verdict, Accepted):
+        refresh_patient_months(session=session, practice=practice, patient_id=patient_id,
+                               months=verdict.months)
+    assert isinstance(verdict, Accepted | Replayed)
+    entry = session.get(TimeEntry, wanted.entry_id)
+    assert entry is not None
     return entry
 
 
 def void_time_entry(
     *, session: Session, entry_id: uuid.UUID, reason: str, voided_by: User,
-    occurred_at: datetime | None = None, refresh: bool = True,
+    occurred_at: datetime | None = None, refresh: bool = True, now: datetime | None = None,
 ) -> TimeEntryVoid:
-    """Void an entry with a reason (never edit in place); voiding twice keeps the first."""
+    """Void an entry with a reason (never edit in place); voiding twice keeps the first.
+
+    With `refresh=False` the caller refreshes the entry's months' rollups itself (a sync
+    push does, once for everything it wrote). `now`: the caller's clock (a push's one
+    instant for everything it stores); the server's by default.
+    """
     if not reason.strip():
         raise TimeEntryError("a void needs a reason")
     entry = session.get(TimeEntry, entry_id)
@@ -135,8 +229,14 @@ def void_time_entry(
         return existing
     patient = session.get(Patient, entry.patient_id)
     assert patient is not None
-    _refuse_if_closed(session, patient, entry.started_at, entry.duration_seconds)
-    now = utc_now()
+    practice = session.get(Practice, patient.practice_id)
+    assert practice is not None
+    try:
+        refuse_closed_entry(session=session, practice=practice, started_at=entry.started_at,
+                            duration_seconds=entry.duration_seconds)
+    except MonthClosed as exc:
+        raise TimeEntryError(str(exc)) from None
+    now = now or utc_now()
     void = TimeEntryVoid(time_entry_id=entry_id, reason=reason.strip(), voided_by_id=voided_by.id,
                          occurred_at=occurred_at or now, received_at=now)
     session.add(void)
@@ -144,24 +244,10 @@ def void_time_entry(
     record_audit(session=session, action="time_entry.void", user_id=voided_by.id,
                  patient_id=entry.patient_id, detail={"entry": str(entry_id),
                                                       "reason": void.reason}, occurred_at=now)
-    _refresh(session, patient, entry)
+    bump_patients(session, [entry.patient_id])
+    if refresh:
+        refresh_patient_months(session=session, practice=practice, patient_id=patient.id,
+                               months=time_rules.months_of(entry.started_at,
+                                                           entry.duration_seconds,
+                                                           ZoneInfo(practice.timezone)))
     return void
-
-
-def _refuse_if_closed(session: Session, patient: Patient, started_at: datetime,
-                      duration_seconds: int) -> None:
-    """A month closed for billing takes no new or voided time (services/month_locks.py)."""
-    practice = session.get(Practice, patient.practice_id)
-    assert practice is not None
-    try:
-        refuse_closed_months(session=session, practice=practice, start=started_at,
-                             end=started_at + timedelta(seconds=max(duration_seconds, 1)))
-    except MonthClosed as exc:
-        raise TimeEntryError(str(exc)) from None
-
-
-def _refresh(session: Session, patient: Patient, entry: TimeEntry) -> None:
-    practice = session.get(Practice, patient.practice_id)
-    assert practice is not None
-    refresh_patient_months(session=session, practice=practice, patient_id=patient.id,
-                           months=months_of_entry(entry, ZoneInfo(practice.timezone)))

@@ -19,7 +19,16 @@ from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.domain.calendar import YearMonth, local_date, start_of_local_day
 from ccm_pwa.domain.progress import month_progress
 from ccm_pwa.domain.worklist import TRANSITION_WINDOW_DAYS, WorklistInput, rank_worklist
-from ccm_pwa.models import Activity, EnrollmentStatus, Patient, Practice, Task, TaskStatus, User
+from ccm_pwa.models import (
+    Activity,
+    EnrollmentStatus,
+    InpatientStay,
+    Patient,
+    Practice,
+    Task,
+    TaskStatus,
+    User,
+)
 from ccm_pwa.services.billing_cases import PatientMonthInput, load_inputs
 from ccm_pwa.services.patient_record import age_on, plain_words
 from ccm_pwa.services.rollups import claim_codes_text
@@ -58,9 +67,12 @@ def worklist_body(*, session: Session, user: User, month: YearMonth | None,
     ids = list(session.execute(sa.select(Patient.id).where(
         Patient.id.in_(visible_patients(user)),
         Patient.enrollment_status == EnrollmentStatus.ENROLLED)).scalars())
-    inputs = (load_inputs(session=session, practice=practice, months=[month.preceding(), month],
-                          patient_ids=ids) if ids else {month: [], month.preceding(): []})
-    earlier = {item.patient.id: item for item in inputs[month.preceding()]}
+    inputs = (load_inputs(session=session, practice=practice, months=[month], patient_ids=ids)
+              if ids else {month: []})
+    discharged = _discharged_lately(session, ids, now, zone)
+    earlier = {item.patient.id: item for item in load_inputs(
+        session=session, practice=practice, months=[month.preceding()],
+        patient_ids=discharged)[month.preceding()]} if discharged else {}
     overdue, due_today = _task_counts(session, ids, now, start_of_local_day(
         today + timedelta(days=1), zone))
     rows: dict[str, dict] = {}
@@ -101,6 +113,21 @@ def worklist_body(*, session: Session, user: User, month: YearMonth | None,
             "today": today.isoformat(),
             "patients": [{**rows[r.item.patient_id], "rank": r.rank, "why": list(r.why)}
                          for r in ranked]}
+
+
+def _discharged_lately(session: Session, ids: list[uuid.UUID], now: datetime,
+                       zone: ZoneInfo) -> list[uuid.UUID]:
+    """The patients with a discharge in the transition window: only they need the month
+    before (a stay that ended in it, and the calls since), so only they pay for reading it."""
+    since = start_of_local_day(local_date(now, zone) - timedelta(days=TRANSITION_WINDOW_DAYS),
+                               zone)
+    found: set[uuid.UUID] = set()
+    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
+        found.update(session.execute(sa.select(InpatientStay.patient_id).where(
+            InpatientStay.patient_id.in_(chunk), InpatientStay.discharged_at.is_not(None),
+            InpatientStay.discharged_at >= since,
+            InpatientStay.discharged_at <= now)).scalars())
+    return sorted(found, key=str)
 
 
 def _task_counts(session: Session, ids: list[uuid.UUID], now: datetime, tomorrow: datetime

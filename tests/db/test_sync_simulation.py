@@ -134,6 +134,9 @@ PLANTED: dict[str, tuple[str, dict[str, Any]]] = {
                                                   "pull": _pull_wrapper(_hide_rejections)}),
     "incremental pull misses patient changes": (
         "(c)", {"pull": _pull_wrapper(_misses_patient_updates)}),
+    # notes and completed tasks stored, but their patient's change stamp left as it was
+    "a write forgets its change stamp": (
+        "(c)", {"patch": (sync_mutations, "bump_patients", lambda *_: None)}),
 }
 
 
@@ -147,6 +150,8 @@ def test_the_checker_catches_a_planted_bug(db_url: str, bug: str,
         name, handler = plant["handler"]
         model = sync_mutations.MUTATIONS[name][0]
         monkeypatch.setitem(sync_mutations.MUTATIONS, name, (model, handler))
+    if "patch" in plant:
+        monkeypatch.setattr(*plant["patch"])
     caught = []
     for seed in range(8):
         result = Simulation(db_url, seed, push=plant.get("push"), pull=plant.get("pull")).run()
