@@ -495,6 +495,9 @@ class SyncClientView(Table, table=True):
     # practice-wide part, "rejections", one per visible patient, and "until" (when time
     # alone changes a document); empty for views of older releases.
     stamps: dict[str, str] = _json()
+    # The worklist document as sent: a pull after a change re-evaluates only the moved
+    # patients' rows and reuses the others (services/worklist.py).
+    worklist: dict[str, Any] = _json()
 
 
 # --- push reminders -----------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """change stamps for the sync pull: patient and practice record versions, view stamps
+and the worklist each view sent
 
 Revision ID: 0005
 Revises: 0004
@@ -27,10 +28,13 @@ def upgrade() -> None:
                                         server_default='0'))
     op.add_column('sync_client_view', sa.Column('stamps', sa.JSON(), nullable=False,
                                                 server_default=sa.text("'{}'")))
+    op.add_column('sync_client_view', sa.Column('worklist', sa.JSON(), nullable=False,
+                                                server_default=sa.text("'{}'")))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('sync_client_view', schema=None) as batch_op:
+        batch_op.drop_column('worklist')
         batch_op.drop_column('stamps')
     with op.batch_alter_table('practice', schema=None) as batch_op:
         batch_op.drop_column('record_version')

@@ -33,9 +33,11 @@ the same transaction; a view keeps the stamps it was built from:
   stay ends, the local day turns), computed when the view is built.
 The pull reads the stamps first (a handful of statements, whatever the caseload). All equal
 and before "until": nothing is built, the same cursor comes back. Only patient or rejection
-stamps moved: the lists are rebuilt, and only the records of those patients (the others
-keep the hash the view has). Anything else (no stamps, "" moved, "until" passed):
-everything is built and compared by hash, as a reset is. The stamps are read in the same
+stamps moved: only those patients are evaluated again — their records, and their rows of
+the worklist, whose other rows come from the worklist the view keeps (the other records keep
+the hash the view has); the small lists are rebuilt and the worklist re-ranked. Anything
+else (no stamps, "" moved, "until" passed): everything is built and compared by hash, as a
+reset is. The stamps are read in the same
 snapshot as the documents, so they can never be newer than what was built from them.
 """
 
@@ -154,19 +156,25 @@ class _Snapshot:
 
 
 def documents(*, session: Session, user: User, client_id: uuid.UUID, now: datetime,
-              records_of: set[str] | None = None) -> dict[str, Any]:
+              records_of: set[str] | None = None,
+              worklist_sent: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything the phone keeps, by key: who I am, my lists, each caseload patient's record,
     my rejections and the care-plan conflicts to resolve. Each document is exactly the body
     the matching GET route returns, so the phone renders both the same way.
 
-    `records_of`: build only these patient records (keys); None builds every one.
+    `records_of`: build only these patient records (keys); None builds every one. With it,
+    `worklist_sent` (the worklist of the view compared with) keeps the other patients' rows.
     """
     me = session.get(User, user.id)
     assert me is not None
     practice = session.get(Practice, me.practice_id)
     assert practice is not None
     zone = ZoneInfo(practice.timezone)
-    worklist = worklist_body(session=session, user=me, month=None, now=now)
+    moved = {uuid.UUID(k.removeprefix(PATIENT_KEY)) for k in records_of or ()
+             if k.startswith(PATIENT_KEY)}
+    worklist = worklist_body(session=session, user=me, month=None, now=now,
+                             previous=worklist_sent if records_of is not None else None,
+                             changed=moved)
     caseload = [uuid.UUID(row["id"]) for row in worklist["patients"]]
     wanted = [p for p in caseload if records_of is None or f"{PATIENT_KEY}{p}" in records_of]
     patients = list(session.exec(select(Patient).where(Patient.id.in_(wanted))
@@ -206,7 +214,8 @@ def _read(session: Session, user: User, client_id: uuid.UUID, cursor: str | None
         docs, versions, stamps = {}, dict(kept or {}), dict(before or {})
     else:
         docs = documents(session=session, user=user, client_id=client_id, now=now,
-                         records_of=moved)
+                         records_of=moved,
+                         worklist_sent=dict(previous.worklist or {}) if previous else None)
         versions = {key: version(doc) for key, doc in docs.items()}
         if moved is not None and kept is not None:  # records not rebuilt keep their hash
             caseload = {f"{PATIENT_KEY}{row['id']}" for row in docs["worklist"]["patients"]}
@@ -308,7 +317,7 @@ def _record(session: Session, user: User, client_id: uuid.UUID, seen: _Snapshot,
                 SyncClientView.id == seen.previous_id).values(stamps=seen.stamps))
     else:
         view = SyncClientView(client_id=client_id, created_at=now, versions=seen.versions,
-                              stamps=seen.stamps)
+                              stamps=seen.stamps, worklist=seen.docs["worklist"])
         session.add(view)
         session.flush()
         _prune(session, client_id)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta
+from collections.abc import Collection
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from sqlmodel import Session
 from ccm_pwa.auth.access import visible_patients
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.domain.calendar import YearMonth, local_date, start_of_local_day
-from ccm_pwa.domain.progress import month_progress
+from ccm_pwa.domain.progress import ProgressStatus, month_progress
 from ccm_pwa.domain.worklist import TRANSITION_WINDOW_DAYS, WorklistInput, rank_worklist
 from ccm_pwa.models import (
     Activity,
@@ -54,9 +55,16 @@ def worklist(*, session: Session, user: User, month: YearMonth | None, now: date
     return body
 
 
-def worklist_body(*, session: Session, user: User, month: YearMonth | None,
-                  now: datetime) -> dict:
-    """The worklist without its audit rows: the sync pull audits what it sends its own way."""
+def worklist_body(*, session: Session, user: User, month: YearMonth | None, now: datetime,
+                  previous: dict | None = None,
+                  changed: Collection[uuid.UUID] = ()) -> dict:
+    """The worklist without its audit rows: the sync pull audits what it sends its own way.
+
+    `previous`: this worklist as built earlier the same day (the sync pull keeps the one it
+    sent). Its rows are reused for every patient not in `changed`, and only the others are
+    evaluated; the ranking is always redone. The caller vouches that nothing else moved
+    (services/sync_pull.py's change stamps).
+    """
     practice = session.get(Practice, user.practice_id)
     assert practice is not None
     zone = ZoneInfo(practice.timezone)
@@ -67,8 +75,29 @@ def worklist_body(*, session: Session, user: User, month: YearMonth | None,
     ids = list(session.execute(sa.select(Patient.id).where(
         Patient.id.in_(visible_patients(user)),
         Patient.enrollment_status == EnrollmentStatus.ENROLLED)).scalars())
-    inputs = (load_inputs(session=session, practice=practice, months=[month], patient_ids=ids)
-              if ids else {month: []})
+    same_day = previous is not None and (previous.get("month"), previous.get("today")) == (
+        str(month), today.isoformat())
+    moved = {str(c) for c in changed}
+    kept = {row["id"]: row for row in (previous or {}).get("patients", [])
+            if same_day and row["id"] not in moved}
+    kept = {str(i): kept[str(i)] for i in ids if str(i) in kept}
+    fresh = [i for i in ids if str(i) not in kept]
+    rows, items = _evaluate(session, practice, month, fresh, now, zone) if fresh else ({}, [])
+    for key, row in kept.items():
+        rows[key] = {k: v for k, v in row.items() if k not in ("rank", "why")}
+        items.append(_item_of(row, days_left, month.days))
+    ranked = rank_worklist(items)
+    return {"month": str(month), "days_in_month": month.days, "days_left": days_left,
+            "today": today.isoformat(),
+            "patients": [{**rows[r.item.patient_id], "rank": r.rank, "why": list(r.why)}
+                         for r in ranked]}
+
+
+def _evaluate(session: Session, practice: Practice, month: YearMonth, ids: list[uuid.UUID],
+              now: datetime, zone: ZoneInfo) -> tuple[dict[str, dict], list[WorklistInput]]:
+    """The rows of these patients, and what the ranking needs of each."""
+    today = local_date(now, zone)
+    inputs = load_inputs(session=session, practice=practice, months=[month], patient_ids=ids)
     discharged = _discharged_lately(session, ids, now, zone)
     earlier = {item.patient.id: item for item in load_inputs(
         session=session, practice=practice, months=[month.preceding()],
@@ -106,13 +135,25 @@ def worklist_body(*, session: Session, user: User, month: YearMonth | None,
             "overdue_tasks": overdue[patient.id],
             "recent_discharge": items[-1].recent_discharge.isoformat()
             if items[-1].recent_discharge else None,
+            "contacted_since_discharge": called_since,
             "last_contact": last_contact.astimezone(zone).isoformat() if last_contact else None,
             "contacted_this_month": bool(counted)}
-    ranked = rank_worklist(items)
-    return {"month": str(month), "days_in_month": month.days, "days_left": days_left,
-            "today": today.isoformat(),
-            "patients": [{**rows[r.item.patient_id], "rank": r.rank, "why": list(r.why)}
-                         for r in ranked]}
+    return rows, items
+
+
+def _item_of(row: dict, days_left: int, days_in_month: int) -> WorklistInput:
+    """What the ranking needs of a reused row: every field of it is in the row."""
+    return WorklistInput(
+        patient_id=row["id"], name=row["name"], status=ProgressStatus(row["status"]),
+        minutes=row["minutes"], next_code=row["next_code"],
+        minutes_to_next=row["minutes_to_next"], days_left=days_left,
+        days_in_month=days_in_month, overdue_tasks=row["overdue_tasks"],
+        tasks_due_today=row["tasks_due"] - row["overdue_tasks"],
+        recent_discharge=date.fromisoformat(row["recent_discharge"])
+        if row["recent_discharge"] else None,
+        contacted_since_discharge=row["contacted_since_discharge"],
+        contacted_this_month=row["contacted_this_month"],
+        blocking_reasons=tuple(row["blocking_reasons"]))
 
 
 def _discharged_lately(session: Session, ids: list[uuid.UUID], now: datetime,

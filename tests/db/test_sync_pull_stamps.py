@@ -26,7 +26,7 @@ from ccm_pwa.models import (
     Task,
     User,
 )
-from ccm_pwa.services import care_plans, sync_pull
+from ccm_pwa.services import care_plans, sync_pull, worklist
 from ccm_pwa.services.caseload_admin import assign_patients
 from ccm_pwa.services.practice_settings import update_practice_settings
 from ccm_pwa.services.sync_push import parse_batch, push
@@ -121,6 +121,25 @@ def test_an_unchanged_pull_costs_the_same_whatever_the_caseload(
     assert big.statements < first_statements(db_url, world) / 3
 
 
+def _spy_on_worklist(monkeypatch: pytest.MonkeyPatch) -> list[list[uuid.UUID]]:
+    """The patients each worklist build evaluated (the rest were reused rows)."""
+    seen: list[list[uuid.UUID]] = []
+    real = worklist._evaluate
+
+    def spy(session: Session, practice: Practice, month: Any, ids: list[uuid.UUID],
+            *rest: Any) -> Any:
+        seen.append(list(ids))
+        return real(session, practice, month, ids, *rest)
+
+    monkeypatch.setattr(worklist, "_evaluate", spy)
+    return seen
+
+
+def first_statements_body(db_url: str, world: World) -> dict[str, Any]:
+    """What a fresh phone gets now: the reference a reused worklist must equal."""
+    return Phone(db_url, world.kim).pull(noon(world) + timedelta(minutes=1))
+
+
 def first_statements(db_url: str, world: World) -> int:
     phone = Phone(db_url, world.kim)
     phone.pull(noon(world))
@@ -128,7 +147,8 @@ def first_statements(db_url: str, world: World) -> int:
 
 
 def test_a_change_rebuilds_the_lists_and_only_that_patients_record(
-        db_url: str, world: World, built: list[uuid.UUID]) -> None:
+        db_url: str, world: World, built: list[uuid.UUID],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     others = more_patients(world, 5)
     phone = Phone(db_url, world.kim)
     phone.pull(noon(world))
@@ -137,12 +157,16 @@ def test_a_change_rebuilds_the_lists_and_only_that_patients_record(
                       started_at=datetime.fromisoformat(world.at(4)), duration_seconds=600,
                       activity=CALL, now=noon(world))
     world.session.commit()
+    evaluated = _spy_on_worklist(monkeypatch)
     body = phone.pull(noon(world) + timedelta(minutes=1))
     assert built == [others[2].id]
+    assert evaluated == [[others[2].id]]  # the worklist re-evaluated her row only
     assert set(body["puts"]) == {"worklist", key(others[2])}
+    assert body["puts"]["worklist"] == first_statements_body(db_url, world)["puts"]["worklist"]
     assert body["puts"][key(others[2])]["progress"]["minutes"] == 10
+    built.clear()
     assert phone.pull(noon(world) + timedelta(minutes=2))["puts"] == {}
-    assert built == [others[2].id]  # the unchanged pull built nothing
+    assert built == []  # the unchanged pull built nothing
 
 
 def test_after_its_own_push_a_phone_gets_only_what_the_push_changed(
