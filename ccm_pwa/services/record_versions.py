@@ -5,8 +5,9 @@ every write that changes what a document shows bumps a stamp in the same transac
 - `bump_patients`: anything shown in one patient's record (time, voids, reviews, notes,
   tasks, care plan and its conflicts, consent, conditions, stays, enrollment, the care
   manager, the month's rollup);
-- `bump_practice`: anything that may change every document of the practice (settings, a
-  user's name or role, a month closed or reopened, a full rollup rebuild).
+- `bump_practice`: anything kept outside the practice row that may change every document
+  of the practice (a month closed or reopened, a full rollup rebuild). The practice row
+  itself (settings) and the user's own name and role are hashed by the pull directly.
 A write that forgets its bump leaves phones with a stale copy; the sync simulation
 (tests/db/test_sync_simulation.py) plants exactly that bug and must catch it.
 

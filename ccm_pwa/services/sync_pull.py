@@ -37,12 +37,13 @@ stamps moved: only those patients are evaluated again — their records, and the
 the worklist, whose other rows come from the worklist the view keeps (the other records keep
 the hash the view has); the small lists are rebuilt and the worklist re-ranked. Anything
 else (no stamps, "" moved, "until" passed): everything is built and compared by hash, as a
-reset is. The stamps are read in the same
-snapshot as the documents, so they can never be newer than what was built from them.
+reset is. The stamps are read in the same snapshot as the documents, so they can never be
+newer than what was built from them.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -92,18 +93,17 @@ PATIENT_KEY = "patient/"
 RETRY_SQLSTATES = {"40001", "40P01"}
 
 
-def _code_version() -> str:
+@functools.cache
+def documents_code() -> str:
     """The documents' builders, as a stamp: an upgrade that changes what a document shows
-    (a billing rule, a field) must reach phones whose data did not change."""
+    (a billing rule, a field) must reach phones whose data did not change. Read once, on
+    the first pull (not at import: the CLI and the screens never need it)."""
     package = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
     for path in sorted([*package.glob("domain/*.py"), *package.glob("services/*.py"),
                         package / "models.py"]):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
-
-
-DOCUMENTS_CODE = _code_version()
 
 
 def pull(*, session: Session, user: User, client_id: uuid.UUID, cursor: str | None,
@@ -252,7 +252,7 @@ def _stamps(session: Session, user: User, client_id: uuid.UUID,
         sa.select(Patient.id, Patient.record_version)
         .where(Patient.id.in_(visible_patients(me)))).all()
     shared = {
-        "code": DOCUMENTS_CODE,
+        "code": documents_code(),
         "practice": {c.name: getattr(practice, c.name) for c in Practice.__table__.columns},
         "today": local_date(now, ZoneInfo(practice.timezone)),
         "me": [me.name, str(me.role), me.practice_id, me.supervisor_id, me.active],

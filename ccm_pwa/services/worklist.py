@@ -78,9 +78,8 @@ def worklist_body(*, session: Session, user: User, month: YearMonth | None, now:
     same_day = previous is not None and (previous.get("month"), previous.get("today")) == (
         str(month), today.isoformat())
     moved = {str(c) for c in changed}
-    kept = {row["id"]: row for row in (previous or {}).get("patients", [])
-            if same_day and row["id"] not in moved}
-    kept = {str(i): kept[str(i)] for i in ids if str(i) in kept}
+    sent = {row["id"]: row for row in (previous or {}).get("patients", [])} if same_day else {}
+    kept = {str(i): sent[str(i)] for i in ids if str(i) in sent and str(i) not in moved}
     fresh = [i for i in ids if str(i) not in kept]
     rows, items = _evaluate(session, practice, month, fresh, now, zone) if fresh else ({}, [])
     for key, row in kept.items():

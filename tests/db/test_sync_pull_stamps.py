@@ -279,7 +279,7 @@ def test_new_code_rebuilds_everything_once(db_url: str, world: World,
     phone = Phone(db_url, world.kim)
     phone.pull(noon(world))
     built.clear()
-    monkeypatch.setattr(sync_pull, "DOCUMENTS_CODE", "an-upgrade")
+    monkeypatch.setattr(sync_pull, "documents_code", lambda: "an-upgrade")
     assert phone.pull(noon(world) + timedelta(minutes=1))["puts"] == {}
     assert sorted(built, key=str) == sorted([world.rosa.id], key=str)
 
