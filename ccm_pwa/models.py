@@ -233,7 +233,14 @@ class AuthSession(Table, table=True):
 
 
 class Patient(Table, table=True):
-    __table_args__ = (sa.UniqueConstraint("practice_id", "mrn", name="uq_patient_practice_mrn"),)
+    __table_args__ = (
+        sa.UniqueConstraint("practice_id", "mrn", name="uq_patient_practice_mrn"),
+        # Who sees whom (auth/access.py) is a union of these two lookups: each index finds
+        # a caseload without walking the practice's other patients.
+        sa.Index("ix_patient_practice_care_manager", "practice_id", "care_manager_id"),
+        sa.Index("ix_patient_practice_billing_practitioner", "practice_id",
+                 "billing_practitioner_id"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     practice_id: uuid.UUID = Field(foreign_key="practice.id", index=True)
@@ -463,6 +470,8 @@ class AppliedMutation(Table, table=True):
 
     __table_args__ = (
         sa.UniqueConstraint("client_id", "mutation_id", name="uq_applied_mutation_client_seq"),
+        # A pull's rejections stamp counts one phone's rejected mutations, never its history.
+        sa.Index("ix_applied_mutation_client_outcome", "client_id", "outcome"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

@@ -124,7 +124,7 @@ def close_checks(*, session: Session, practice: Practice, month: YearMonth,
         "review_items": _review(session, practice, month, now or utc_now()),
     }
     if viewer is not None and viewer.role != Role.ADMIN:
-        allowed = {str(i) for i in session.exec(visible_patients(viewer))}
+        allowed = {str(i) for i in session.execute(visible_patients(viewer)).scalars()}
         findings = {name: [_redacted(f, allowed) for f in found]
                     for name, found in findings.items()}
     results = []

@@ -18,7 +18,9 @@ transactions:
   SQLite starts it with `BEGIN IMMEDIATE`: it queues for the write lock and holds it for
   milliseconds. What it records is the read's snapshot, which is exactly what the phone
   gets; anything committed in between is simply in the next pull.
-The client's `last_seen_at` is touched after both, in its own statement. Only a concurrent
+The client's `last_seen_at` is touched after both, in its own statement, at most once a
+minute (`TOUCH_EVERY`, as a session's: a phone syncing every few seconds does not pay a
+third transaction each time). Only a concurrent
 first use of a new client id (unique key), or a lock wait that times out, makes the pull
 start again.
 
@@ -59,6 +61,7 @@ from sqlmodel import Session, select
 
 from ccm_pwa.auth.access import visible_patients
 from ccm_pwa.auth.audit import record_audit
+from ccm_pwa.auth.sessions import TOUCH_EVERY
 from ccm_pwa.domain.calendar import local_date, start_of_local_day
 from ccm_pwa.models import (
     AppliedMutation,
@@ -119,7 +122,8 @@ def pull(*, session: Session, user: User, client_id: uuid.UUID, cursor: str | No
             session.rollback()  # the snapshot ends; nothing was written in it
             result = _record(session, user, client_id, seen, now, client)
             session.commit()
-            _touch(session, client_id, now)
+            if seen.seen_at is None or now - _aware(seen.seen_at) >= TOUCH_EVERY:
+                _touch(session, client_id, now)
             return result
         except SyncForbidden:
             session.rollback()
@@ -149,6 +153,7 @@ class _Snapshot:
     versions: dict[str, str]
     stamps: dict[str, str]
     known_client: bool
+    seen_at: datetime | None  # the client's last_seen_at as read
     last_mutation_id: int
     previous_id: uuid.UUID | None
     previous_versions: dict[str, str] | None
@@ -222,7 +227,9 @@ def _read(session: Session, user: User, client_id: uuid.UUID, cursor: str | None
             versions |= {key: kept[key] for key in caseload - set(versions) if key in kept}
         stamps["until"] = _until(session, user, now)
     return _Snapshot(docs=docs, versions=versions, stamps=stamps,
-                     known_client=existing is not None, last_mutation_id=last_mutation_id,
+                     known_client=existing is not None,
+                     seen_at=existing.last_seen_at if existing is not None else None,
+                     last_mutation_id=last_mutation_id,
                      previous_id=previous.id if previous is not None else None,
                      previous_versions=kept, previous_stamps=before)
 
