@@ -61,7 +61,7 @@ def refresh_many(
     months = sorted(set().union(*touched.values()))
     session.flush()  # the billing input is read with Core: it must see pending ORM rows
     inputs = load_inputs(session=session, practice=practice, months=months,
-                         patient_ids=list(touched))
+                         patient_ids=list(touched), entry_details=False)
     _save(session, [_row_values(item, evaluate_month(item.case))
                     for month in months for item in inputs[month]
                     if month in touched.get(item.patient.id, ())])
