@@ -1,7 +1,7 @@
 """Caseload lookups at scale (auth/access.py, services/billing_cases.py): who sees whom is
 answered from the (practice, care manager) and (practice, billing practitioner) indexes,
 never by walking every patient of the practice, and a list of ids is read by id with the
-practice still checked."""
+practice still checked. (Who sees whom, role by role: tests/db/test_auth_access.py.)"""
 
 from __future__ import annotations
 
@@ -33,15 +33,6 @@ def test_a_care_managers_caseload_is_two_index_lookups(session: Session) -> None
     assert any("ix_patient_practice_billing_practitioner" in step for step in plan), plan
     assert not any("ix_patient_practice_id" in step or step.startswith("SCAN patient")
                    for step in plan), plan
-
-
-def test_a_caseload_holds_her_patients_and_those_she_bills_for(session: Session) -> None:
-    world = World(session)
-    world.lee.billing_practitioner_id = world.kim.id  # Ben's patient, billed by Kim
-    session.commit()
-    seen = set(session.execute(visible_patients(world.kim)).scalars())
-    assert seen == {world.rosa.id, world.ana.id, world.lee.id}
-    assert set(session.execute(visible_patients(world.ben)).scalars()) == {world.lee.id}
 
 
 def test_load_inputs_by_id_never_crosses_the_practice(session: Session) -> None:
