@@ -125,6 +125,35 @@ def load_inputs(
     return result
 
 
+def reusing(
+    *,
+    session: Session,
+    practice: Practice,
+    months: list[YearMonth],
+    patient_ids: list[uuid.UUID],
+    known: dict[YearMonth, dict[uuid.UUID, PatientMonthInput]] | None,
+) -> dict[YearMonth, list[PatientMonthInput]]:
+    """`load_inputs` of these patients, through `known`: a cache of one session and snapshot.
+
+    The sync pull builds a moved patient's worklist row and her record from one read of
+    her cases (the two used to read the same rows twice). Patients missing from `known` in
+    any of `months` are read, for `months` and the month before them both (what a record
+    shows), and added to it; the others are taken from it.
+    """
+    if known is None:
+        return load_inputs(session=session, practice=practice, months=months,
+                           patient_ids=patient_ids)
+    missing = [p for p in patient_ids if any(p not in known.get(m, {}) for m in months)]
+    if missing:
+        wider = sorted({*months, *(m.preceding() for m in months)})
+        for month, items in load_inputs(session=session, practice=practice, months=wider,
+                                        patient_ids=missing).items():
+            known.setdefault(month, {}).update((item.patient.id, item) for item in items)
+    wanted = set(patient_ids)
+    return {m: sorted((item for pid, item in known.get(m, {}).items() if pid in wanted),
+                      key=lambda item: item.patient.mrn) for m in months}
+
+
 def _patient_month(
     practice: Practice, zone: ZoneInfo, month: YearMonth, bounds: tuple[datetime, datetime],
     patient: Patient, entries: tuple[sa.Row, ...], voided: frozenset[uuid.UUID],

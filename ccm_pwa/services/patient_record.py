@@ -34,7 +34,7 @@ from ccm_pwa.models import (
     User,
 )
 from ccm_pwa.services import care_plans
-from ccm_pwa.services.billing_cases import load_inputs
+from ccm_pwa.services.billing_cases import PatientMonthInput, reusing
 from ccm_pwa.services.demo_data import PLAIN_WORDS
 from ccm_pwa.services.enrollment import eligibility
 from ccm_pwa.services.rollups import claim_codes_text
@@ -73,11 +73,14 @@ def patient_record(*, session: Session, patient: Patient, month: YearMonth | Non
 
 
 def patient_records(*, session: Session, patients: list[Patient], month: YearMonth | None,
-                    now: datetime) -> dict[uuid.UUID, dict]:
+                    now: datetime,
+                    known: dict[YearMonth, dict[uuid.UUID, PatientMonthInput]] | None = None,
+                    ) -> dict[uuid.UUID, dict]:
     """The records of several patients of one practice with a fixed number of queries.
 
-    The sync pull builds a whole caseload's records on every pull to see what changed, so
+    The sync pull builds a whole caseload's records on a reset to see what changed, so
     one record per query set would cost a few hundred round trips; one body, one builder.
+    `known`: cases already read in this snapshot (`billing_cases.reusing`).
     """
     if not patients:
         return {}
@@ -87,8 +90,8 @@ def patient_records(*, session: Session, patients: list[Patient], month: YearMon
     today = local_date(now, zone)
     month = month or YearMonth.of(today)
     ids = [p.id for p in patients]
-    inputs = load_inputs(session=session, practice=practice, months=[month.preceding(), month],
-                         patient_ids=ids)
+    inputs = reusing(session=session, practice=practice, months=[month.preceding(), month],
+                     patient_ids=ids, known=known)
     items = {item.patient.id: item for item in inputs[month]}
     earlier = {item.patient.id: item for item in inputs[month.preceding()]}
     entries = _entries(session, [e.id for item in items.values() for e in item.entries])

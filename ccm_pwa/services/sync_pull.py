@@ -20,7 +20,9 @@ transactions:
   gets; anything committed in between is simply in the next pull.
 The client's `last_seen_at` is touched after both, in its own statement, at most once a
 minute (`TOUCH_EVERY`, as a session's: a phone syncing every few seconds does not pay a
-third transaction each time). Only a concurrent
+third transaction each time). A pull with nothing to send or keep (`_quiet`) has no record
+transaction at all unless that touch is due: its `sync.pull` audit row is written once a
+minute, not on every poll. Only a concurrent
 first use of a new client id (unique key), or a lock wait that times out, makes the pull
 start again.
 
@@ -37,7 +39,9 @@ The pull reads the stamps first (a handful of statements, whatever the caseload)
 and before "until": nothing is built, the same cursor comes back. Only patient or rejection
 stamps moved: only those patients are evaluated again — their records, and their rows of
 the worklist, whose other rows come from the worklist the view keeps (the other records keep
-the hash the view has); the small lists are rebuilt and the worklist re-ranked. Anything
+the hash the view has); each moved patient's billing cases are read once for both; the
+small lists are rebuilt (the candidates only when a moved patient may have joined or left
+them) and the worklist re-ranked. Anything
 else (no stamps, "" moved, "until" passed): everything is built and compared by hash, as a
 reset is. The stamps are read in the same snapshot as the documents, so they can never be
 newer than what was built from them.
@@ -62,7 +66,7 @@ from sqlmodel import Session, select
 from ccm_pwa.auth.access import visible_patients
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.auth.sessions import TOUCH_EVERY
-from ccm_pwa.domain.calendar import local_date, start_of_local_day
+from ccm_pwa.domain.calendar import YearMonth, local_date, start_of_local_day
 from ccm_pwa.models import (
     AppliedMutation,
     CarePlan,
@@ -78,6 +82,7 @@ from ccm_pwa.models import (
     User,
 )
 from ccm_pwa.services import care_plans
+from ccm_pwa.services.billing_cases import PatientMonthInput
 from ccm_pwa.services.candidates import candidate_rows
 from ccm_pwa.services.patient_record import names_of, patient_records
 from ccm_pwa.services.sync_push import (
@@ -120,9 +125,12 @@ def pull(*, session: Session, user: User, client_id: uuid.UUID, cursor: str | No
             _begin_snapshot(session)
             seen = _read(session, user, client_id, cursor, now)
             session.rollback()  # the snapshot ends; nothing was written in it
+            due = seen.seen_at is None or now - _aware(seen.seen_at) >= TOUCH_EVERY
+            if _quiet(seen) and not due:
+                return _answer(seen, str(seen.previous_id), [], [], now)
             result = _record(session, user, client_id, seen, now, client)
             session.commit()
-            if seen.seen_at is None or now - _aware(seen.seen_at) >= TOUCH_EVERY:
+            if due:
                 _touch(session, client_id, now)
             return result
         except SyncForbidden:
@@ -162,13 +170,15 @@ class _Snapshot:
 
 def documents(*, session: Session, user: User, client_id: uuid.UUID, now: datetime,
               records_of: set[str] | None = None,
-              worklist_sent: dict[str, Any] | None = None) -> dict[str, Any]:
+              worklist_sent: dict[str, Any] | None = None,
+              stamped: set[str] | None = None) -> dict[str, Any]:
     """Everything the phone keeps, by key: who I am, my lists, each caseload patient's record,
     my rejections and the care-plan conflicts to resolve. Each document is exactly the body
     the matching GET route returns, so the phone renders both the same way.
 
     `records_of`: build only these patient records (keys); None builds every one. With it,
-    `worklist_sent` (the worklist of the view compared with) keeps the other patients' rows.
+    `worklist_sent` (the worklist of the view compared with) keeps the other patients' rows,
+    and `stamped` (the patient keys whose stamp moved) may keep the candidates.
     """
     me = session.get(User, user.id)
     assert me is not None
@@ -177,25 +187,45 @@ def documents(*, session: Session, user: User, client_id: uuid.UUID, now: dateti
     zone = ZoneInfo(practice.timezone)
     moved = {uuid.UUID(k.removeprefix(PATIENT_KEY)) for k in records_of or ()
              if k.startswith(PATIENT_KEY)}
+    # Each patient's cases are read once, for her row and her record.
+    known: dict[YearMonth, dict[uuid.UUID, PatientMonthInput]] = {}
     worklist = worklist_body(session=session, user=me, month=None, now=now,
                              previous=worklist_sent if records_of is not None else None,
-                             changed=moved)
+                             changed=moved, known=known)
     caseload = [uuid.UUID(row["id"]) for row in worklist["patients"]]
     wanted = [p for p in caseload if records_of is None or f"{PATIENT_KEY}{p}" in records_of]
     patients = list(session.exec(select(Patient).where(Patient.id.in_(wanted))
                                  )) if wanted else []
-    records = patient_records(session=session, patients=patients, month=None, now=now)
+    records = patient_records(session=session, patients=patients, month=None, now=now,
+                              known=known)
     docs: dict[str, Any] = {
         "me": {"name": me.name, "role": str(me.role), "practice": practice.name,
                "timezone": practice.timezone, "app_lock_minutes": practice.app_lock_minutes},
         "worklist": worklist,
-        "candidates": {"patients": candidate_rows(session=session, user=me)},
         "rejections": {"items": _rejections(session, me, client_id, zone)},
         "conflicts": {"items": _conflicts(session, me, zone)},
     }
+    if not _candidates_kept(stamped, worklist_sent, caseload):
+        docs["candidates"] = {"patients": candidate_rows(session=session, user=me)}
     for patient_id in wanted:
         docs[f"{PATIENT_KEY}{patient_id}"] = records[patient_id]
     return docs
+
+
+def _candidates_kept(stamped: set[str] | None, worklist_sent: dict[str, Any] | None,
+                     caseload: list[uuid.UUID]) -> bool:
+    """Whether the candidates the view holds are still right, so the list is not rebuilt.
+
+    The list shows only visible patients not yet enrolled. `stamped`: the patients whose
+    stamp moved (no other patient changed, and who is visible is in the practice-wide
+    stamp). When each of them was on the worklist sent (enrolled then) and is on it now
+    (enrolled still), none entered or left the list or changed on it.
+    """
+    if stamped is None or worklist_sent is None:
+        return False
+    before = {f"{PATIENT_KEY}{row['id']}" for row in worklist_sent.get("patients", [])}
+    now_on = {f"{PATIENT_KEY}{p}" for p in caseload}
+    return stamped <= before & now_on
 
 
 def version(doc: Any) -> str:
@@ -220,11 +250,15 @@ def _read(session: Session, user: User, client_id: uuid.UUID, cursor: str | None
     else:
         docs = documents(session=session, user=user, client_id=client_id, now=now,
                          records_of=moved,
-                         worklist_sent=dict(previous.worklist or {}) if previous else None)
+                         worklist_sent=dict(previous.worklist or {}) if previous else None,
+                         stamped=None if moved is None else {
+                             k for k in moved if k.startswith(PATIENT_KEY)
+                             and (before or {}).get(k) != stamps.get(k)})
         versions = {key: version(doc) for key, doc in docs.items()}
         if moved is not None and kept is not None:  # records not rebuilt keep their hash
             caseload = {f"{PATIENT_KEY}{row['id']}" for row in docs["worklist"]["patients"]}
-            versions |= {key: kept[key] for key in caseload - set(versions) if key in kept}
+            versions |= {key: kept[key] for key in {*caseload, "candidates"} - set(versions)
+                         if key in kept}
         stamps["until"] = _until(session, user, now)
     return _Snapshot(docs=docs, versions=versions, stamps=stamps,
                      known_client=existing is not None,
@@ -314,9 +348,7 @@ def _record(session: Session, user: User, client_id: uuid.UUID, seen: _Snapshot,
         claim_client(session=session, client_id=client_id, user=user, now=now)
     previous = seen.previous_versions
     reset = previous is None
-    puts = sorted(seen.versions if previous is None
-                  else (k for k, v in seen.versions.items() if previous.get(k) != v))
-    deletes = [] if previous is None else sorted(set(previous) - set(seen.versions))
+    puts, deletes = _changes(seen)
     if previous is not None and not puts and not deletes:
         new_cursor = str(seen.previous_id)
         if seen.stamps != seen.previous_stamps:  # same documents, newer stamps: keep them
@@ -330,9 +362,35 @@ def _record(session: Session, user: User, client_id: uuid.UUID, seen: _Snapshot,
         _prune(session, client_id)
         new_cursor = str(view.id)
     _audit(session, user, client_id, seen.docs, puts, deletes, reset, now, client)
-    return {"cursor": new_cursor, "reset": reset, "last_mutation_id": seen.last_mutation_id,
-            "server_time": now.isoformat(), "puts": {key: seen.docs[key] for key in puts},
-            "deletes": deletes}
+    return _answer(seen, new_cursor, puts, deletes, now)
+
+
+def _changes(seen: _Snapshot) -> tuple[list[str], list[str]]:
+    """The keys to send (their version moved, or everything on a reset) and to delete."""
+    previous = seen.previous_versions
+    if previous is None:
+        return sorted(seen.versions), []
+    return (sorted(k for k, v in seen.versions.items() if previous.get(k) != v),
+            sorted(set(previous) - set(seen.versions)))
+
+
+def _quiet(seen: _Snapshot) -> bool:
+    """Nothing to send and nothing to keep: the phone's view is current, its stamps too.
+
+    Such a pull writes nothing, not even its `sync.pull` audit row, except when the
+    installation's `last_seen_at` is due (once a `TOUCH_EVERY`): it discloses nothing, and
+    a phone polling every few seconds would otherwise add thousands of rows a day, each a
+    write transaction (docs/field-api.md).
+    """
+    return (seen.known_client and seen.previous_versions is not None
+            and seen.stamps == seen.previous_stamps and _changes(seen) == ([], []))
+
+
+def _answer(seen: _Snapshot, cursor: str, puts: list[str], deletes: list[str],
+            now: datetime) -> dict[str, Any]:
+    return {"cursor": cursor, "reset": seen.previous_versions is None,
+            "last_mutation_id": seen.last_mutation_id, "server_time": now.isoformat(),
+            "puts": {key: seen.docs[key] for key in puts}, "deletes": deletes}
 
 
 def _begin_snapshot(session: Session) -> None:

@@ -30,7 +30,7 @@ from ccm_pwa.models import (
     TaskStatus,
     User,
 )
-from ccm_pwa.services.billing_cases import PatientMonthInput, load_inputs
+from ccm_pwa.services.billing_cases import PatientMonthInput, reusing
 from ccm_pwa.services.patient_record import age_on, plain_words
 from ccm_pwa.services.rollups import claim_codes_text
 
@@ -57,13 +57,15 @@ def worklist(*, session: Session, user: User, month: YearMonth | None, now: date
 
 def worklist_body(*, session: Session, user: User, month: YearMonth | None, now: datetime,
                   previous: dict | None = None,
-                  changed: Collection[uuid.UUID] = ()) -> dict:
+                  changed: Collection[uuid.UUID] = (),
+                  known: dict[YearMonth, dict[uuid.UUID, PatientMonthInput]] | None = None) -> dict:
     """The worklist without its audit rows: the sync pull audits what it sends its own way.
 
     `previous`: this worklist as built earlier the same day (the sync pull keeps the one it
     sent). Its rows are reused for every patient not in `changed`, and only the others are
     evaluated; the ranking is always redone. The caller vouches that nothing else moved
-    (services/sync_pull.py's change stamps).
+    (services/sync_pull.py's change stamps). `known`: cases already read in this snapshot
+    (`billing_cases.reusing`).
     """
     practice = session.get(Practice, user.practice_id)
     assert practice is not None
@@ -83,7 +85,8 @@ def worklist_body(*, session: Session, user: User, month: YearMonth | None, now:
     sent = {row["id"]: row for row in (previous or {}).get("patients", [])} if same_day else {}
     kept = {str(i): sent[str(i)] for i in ids if str(i) in sent and str(i) not in moved}
     fresh = [i for i in ids if str(i) not in kept]
-    rows, items = _evaluate(session, practice, month, fresh, now, zone) if fresh else ({}, [])
+    rows, items = _evaluate(session, practice, month, fresh, now, zone,
+                                  known) if fresh else ({}, [])
     for key, row in kept.items():
         rows[key] = {k: v for k, v in row.items() if k not in ("rank", "why")}
         items.append(_item_of(row, days_left, month.days))
@@ -95,14 +98,17 @@ def worklist_body(*, session: Session, user: User, month: YearMonth | None, now:
 
 
 def _evaluate(session: Session, practice: Practice, month: YearMonth, ids: list[uuid.UUID],
-              now: datetime, zone: ZoneInfo) -> tuple[dict[str, dict], list[WorklistInput]]:
+              now: datetime, zone: ZoneInfo,
+              known: dict[YearMonth, dict[uuid.UUID, PatientMonthInput]] | None = None,
+              ) -> tuple[dict[str, dict], list[WorklistInput]]:
     """The rows of these patients, and what the ranking needs of each."""
     today = local_date(now, zone)
-    inputs = load_inputs(session=session, practice=practice, months=[month], patient_ids=ids)
+    inputs = reusing(session=session, practice=practice, months=[month], patient_ids=ids,
+                     known=known)
     discharged = _discharged_lately(session, ids, now, zone)
-    earlier = {item.patient.id: item for item in load_inputs(
+    earlier = {item.patient.id: item for item in reusing(
         session=session, practice=practice, months=[month.preceding()],
-        patient_ids=discharged)[month.preceding()]} if discharged else {}
+        patient_ids=discharged, known=known)[month.preceding()]} if discharged else {}
     overdue, due_today = _task_counts(session, ids, now, start_of_local_day(
         today + timedelta(days=1), zone))
     rows: dict[str, dict] = {}

@@ -14,20 +14,24 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from ccm_pwa.db import get_engine
+from ccm_pwa.domain.calendar import YearMonth
 from ccm_pwa.models import (
     Activity,
+    AuditEvent,
     CarePlanElement,
     Consent,
     EnrollmentStatus,
     Patient,
     Practice,
     Role,
+    SyncClient,
     SyncClientView,
     Task,
     User,
 )
-from ccm_pwa.services import care_plans, sync_pull, worklist
+from ccm_pwa.services import billing_cases, care_plans, sync_pull, worklist
 from ccm_pwa.services.caseload_admin import assign_patients
+from ccm_pwa.services.enrollment import ConsentGiven, enroll, unenroll
 from ccm_pwa.services.practice_settings import update_practice_settings
 from ccm_pwa.services.sync_push import parse_batch, push
 from ccm_pwa.services.time_entries import record_time_entry
@@ -42,7 +46,7 @@ class Phone:
     def __init__(self, db_url: str, user: User) -> None:
         self.db_url, self.user, self.client_id = db_url, user, uuid.uuid4()
         self.cursor: str | None = None
-        self.statements = 0
+        self.statements, self.sent = 0, []
         self.records_built: list[uuid.UUID] = []
 
     def pull(self, now: datetime) -> dict[str, Any]:
@@ -54,7 +58,7 @@ class Phone:
         with Session(engine) as session, statements_sent(engine) as count:
             body = sync_pull.pull(session=session, user=user, client_id=self.client_id,
                                   cursor=self.cursor, now=now)
-        self.statements = len(count)
+        self.statements, self.sent = len(count), list(count)
         self.cursor = body["cursor"]
         return body
 
@@ -169,6 +173,76 @@ def test_a_change_rebuilds_the_lists_and_only_that_patients_record(
     assert built == []  # the unchanged pull built nothing
 
 
+def test_a_changed_pull_reads_each_patients_cases_once(
+        db_url: str, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Her worklist row and her record are built from one read of her billing cases."""
+    others = more_patients(world, 3)
+    phone = Phone(db_url, world.kim)
+    phone.pull(noon(world))
+    record_time_entry(session=world.session, patient_id=others[1].id, performer=world.kim,
+                      started_at=datetime.fromisoformat(world.at(4)), duration_seconds=600,
+                      activity=CALL, now=noon(world))
+    world.session.commit()
+    reads: list[list[uuid.UUID]] = []
+    real = billing_cases.load_inputs
+
+    def spy(**kwargs: Any) -> Any:
+        reads.append(list(kwargs["patient_ids"]))
+        return real(**kwargs)
+
+    monkeypatch.setattr(billing_cases, "load_inputs", spy)
+    body = phone.pull(noon(world) + timedelta(minutes=1))
+    assert reads == [[others[1].id]]
+    assert body["puts"][key(others[1])]["progress"]["minutes"] == 10
+    assert body["puts"][key(others[1])]["last_month"]["month"] == str(
+        YearMonth.of(world.today).preceding())
+
+
+def test_the_candidates_are_rebuilt_only_when_a_patient_may_join_or_leave_them(
+        db_url: str, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    builds: list[int] = []
+    real = sync_pull.candidate_rows
+
+    def spy(**kwargs: Any) -> Any:
+        rows = real(**kwargs)
+        builds.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(sync_pull, "candidate_rows", spy)
+    phone = Phone(db_url, world.kim)
+    first = phone.pull(noon(world))
+    assert [r["name"] for r in first["puts"]["candidates"]["patients"]] == ["GivenA1 FamilyA1"]
+    record_time_entry(session=world.session, patient_id=world.rosa.id, performer=world.kim,
+                      started_at=datetime.fromisoformat(world.at(4)), duration_seconds=600,
+                      activity=CALL, now=noon(world))
+    world.session.commit()
+    builds.clear()
+    body = phone.pull(noon(world) + timedelta(minutes=1))
+    assert builds == []  # Rosa was enrolled and still is: the list cannot have changed
+    assert set(body["puts"]) == {"worklist", key(world.rosa)}
+
+    enroll(session=world.session, user=world.kim, patient=world.ana, program="ccm",
+           billing_practitioner_id=world.doctor.id,
+           consent=ConsentGiven(date=world.today, method="verbal", disclosed_service=True,
+                                disclosed_cost_sharing=True, disclosed_one_practitioner=True,
+                                disclosed_stop_anytime=True), now=noon(world))
+    world.session.commit()
+    body = phone.pull(noon(world) + timedelta(minutes=2))
+    assert builds == [0]  # Ana left the candidates for the worklist
+    assert body["puts"]["candidates"] == {"patients": []}
+    assert key(world.ana) in body["puts"]
+    assert "GivenA1 FamilyA1" in [r["name"] for r in body["puts"]["worklist"]["patients"]]
+
+    unenroll(session=world.session, user=world.kim, patient=world.rosa, reason="moved away",
+             now=noon(world))
+    world.session.commit()
+    body = phone.pull(noon(world) + timedelta(minutes=3))
+    assert builds == [0, 0]  # Rosa left the worklist: rebuilt (disenrolled is no candidate)
+    assert key(world.rosa) in body["deletes"]
+    again = phone.pull(noon(world) + timedelta(minutes=4))
+    assert (again["puts"], again["deletes"], again["cursor"]) == ({}, [], body["cursor"])
+
+
 def test_after_its_own_push_a_phone_gets_only_what_the_push_changed(
         db_url: str, world: World, built: list[uuid.UUID]) -> None:
     """The usual rhythm, push then pull: the push moves the client's last mutation id and
@@ -190,6 +264,37 @@ def test_after_its_own_push_a_phone_gets_only_what_the_push_changed(
     assert pulled["last_mutation_id"] == 2
     assert set(pulled["puts"]) == {"worklist", "rejections", key(others[3])}
     assert built == [others[3].id]
+
+
+def test_an_unchanged_pull_writes_nothing_but_its_audit_row_once_a_minute(
+        db_url: str, world: World) -> None:
+    phone = Phone(db_url, world.kim)
+    start = noon(world)
+
+    def pull_rows() -> list[tuple[int, int]]:
+        world.session.expire_all()
+        return [(a.detail["puts"], a.detail["deletes"]) for a in world.session.exec(
+            select(AuditEvent).where(AuditEvent.action == "sync.pull")
+            .order_by(AuditEvent.occurred_at))]
+
+    cursor = phone.pull(start)["cursor"]
+    quiet = phone.pull(start + timedelta(seconds=30))
+    assert (quiet["cursor"], quiet["puts"], quiet["deletes"]) == (cursor, {}, [])
+    assert phone.statements <= 9  # reads only: no BEGIN IMMEDIATE, no insert, no commit
+    assert not any(q.startswith(("INSERT", "UPDATE", "BEGIN IMMEDIATE")) for q in phone.sent)
+    assert len(pull_rows()) == 1
+    phone.pull(start + timedelta(seconds=61))  # the installation is due to be marked seen
+    assert pull_rows()[1:] == [(0, 0)]
+    world.session.expire_all()
+    client = world.session.get(SyncClient, phone.client_id)
+    assert client is not None
+    assert sync_pull._aware(client.last_seen_at) == start + timedelta(seconds=61)
+    record_time_entry(session=world.session, patient_id=world.rosa.id, performer=world.kim,
+                      started_at=datetime.fromisoformat(world.at(4)), duration_seconds=600,
+                      activity=CALL, now=start)
+    world.session.commit()
+    phone.pull(start + timedelta(seconds=70))  # a pull that sends always writes its row
+    assert pull_rows()[2:] == [(2, 0)]
 
 
 def test_a_rebuilt_record_that_came_out_the_same_is_not_sent(
