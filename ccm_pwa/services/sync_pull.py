@@ -194,8 +194,10 @@ def documents(*, session: Session, user: User, client_id: uuid.UUID, now: dateti
                              changed=moved, known=known)
     caseload = [uuid.UUID(row["id"]) for row in worklist["patients"]]
     wanted = [p for p in caseload if records_of is None or f"{PATIENT_KEY}{p}" in records_of]
-    patients = list(session.exec(select(Patient).where(Patient.id.in_(wanted))
-                                 )) if wanted else []
+    held = {pid: item.patient for items in known.values() for pid, item in items.items()}
+    unread = [p for p in wanted if p not in held]
+    patients = [held[p] for p in wanted if p in held] + (list(session.exec(
+        select(Patient).where(Patient.id.in_(unread)))) if unread else [])
     records = patient_records(session=session, patients=patients, month=None, now=now,
                               known=known)
     docs: dict[str, Any] = {
@@ -240,6 +242,10 @@ def _read(session: Session, user: User, client_id: uuid.UUID, cursor: str | None
     if existing is not None:
         require_usable(existing, user)  # before any work, and before reading anything else
     last_mutation_id = existing.last_mutation_id if existing is not None else 0
+    # Held for the whole read: the session's identity map keeps only weak references, so
+    # the stamps, the documents and "until" would each load the user and practice again.
+    me, practice = session.get(User, user.id), session.get(Practice, user.practice_id)
+    assert me is not None and practice is not None
     previous = _view(session, client_id, cursor)
     stamps = _stamps(session, user, client_id, now)
     kept = dict(previous.versions) if previous is not None else None
@@ -318,13 +324,16 @@ def _until(session: Session, user: User, now: datetime) -> str:
     assert practice is not None
     zone = ZoneInfo(practice.timezone)
     visible = visible_patients(user)
-    moments = [start_of_local_day(local_date(now, zone) + timedelta(days=1), zone)]
-    moments += [session.execute(sa.select(sa.func.min(Task.due_at)).where(
+    moments: list[datetime | None] = [
+        start_of_local_day(local_date(now, zone) + timedelta(days=1), zone)]
+    soonest = [sa.select(sa.func.min(Task.due_at)).where(
         Task.patient_id.in_(visible), Task.status.in_(ACTIVE_TASKS),
-        Task.due_at >= now)).scalar()]
-    for column in (InpatientStay.admitted_at, InpatientStay.discharged_at):
-        moments.append(session.execute(sa.select(sa.func.min(column)).where(
-            InpatientStay.patient_id.in_(visible), column >= now)).scalar())
+        Task.due_at >= now).scalar_subquery()]
+    soonest += [sa.select(sa.func.min(column)).where(
+        InpatientStay.patient_id.in_(visible), column >= now).scalar_subquery()
+        for column in (InpatientStay.admitted_at, InpatientStay.discharged_at)]
+    # One statement for the three: each is a round trip on PostgreSQL.
+    moments += list(session.execute(sa.select(*soonest)).one())
     return min(_aware(m) for m in moments if m is not None).astimezone(UTC).isoformat()
 
 
