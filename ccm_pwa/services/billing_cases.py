@@ -81,17 +81,8 @@ def load_inputs(
     months = sorted(set(months))
     bounds = {m: month_bounds(m, zone) for m in months}
     first_start, last_end = bounds[months[0]][0], bounds[months[-1]][1]
-    if patient_ids is None:
-        patients = list(session.exec(select(Patient).where(
-            Patient.practice_id == practice.id).order_by(Patient.mrn)))
-    else:
-        # By id alone, then the practice checked here: with both in SQL the planner walks
-        # the practice's (practice, mrn) index, every patient of it, for a caseload of few.
-        wanted = list(patient_ids)
-        patients = sorted((p for i in range(0, len(wanted), 500)
-                           for p in session.exec(select(Patient).where(
-                               Patient.id.in_(wanted[i : i + 500])))
-                           if p.practice_id == practice.id), key=lambda p: p.mrn)
+    patients = _Scope(practice, None if patient_ids is None else list(patient_ids)
+                      ).patients(session)
     result: dict[YearMonth, list[PatientMonthInput]] = {m: [] for m in months}
     if not patients:
         return result
@@ -227,6 +218,17 @@ class _Scope:
             return [lambda column: column.in_(everyone)]
         return [lambda column, chunk=self.ids[i : i + 500]: column.in_(chunk)
                 for i in range(0, len(self.ids), 500)]
+
+    def patients(self, session: Session) -> list[Patient]:
+        """The patients themselves, by MRN. A few are read by id alone and the practice is
+        checked here: with both in SQL the planner walks the practice's (practice, mrn)
+        index, every patient of it, for a caseload of few."""
+        if self.ids is None:
+            return list(session.exec(select(Patient).where(
+                Patient.practice_id == self.practice_id).order_by(Patient.mrn)))
+        return sorted((p for within in self._chunks()
+                       for p in session.exec(select(Patient).where(within(Patient.id)))
+                       if p.practice_id == self.practice_id), key=lambda p: p.mrn)
 
     def rows(self, session: Session, model: type, *where: object) -> list:
         found: list = []

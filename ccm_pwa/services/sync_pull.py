@@ -126,9 +126,10 @@ def pull(*, session: Session, user: User, client_id: uuid.UUID, cursor: str | No
             seen = _read(session, user, client_id, cursor, now)
             session.rollback()  # the snapshot ends; nothing was written in it
             due = seen.seen_at is None or now - _aware(seen.seen_at) >= TOUCH_EVERY
-            if _quiet(seen) and not due:
+            puts, deletes = _changes(seen)
+            if _quiet(seen, puts, deletes) and not due:
                 return _answer(seen, str(seen.previous_id), [], [], now)
-            result = _record(session, user, client_id, seen, now, client)
+            result = _record(session, user, client_id, seen, puts, deletes, now, client)
             session.commit()
             if due:
                 _touch(session, client_id, now)
@@ -259,7 +260,7 @@ def _read(session: Session, user: User, client_id: uuid.UUID, cursor: str | None
                          worklist_sent=dict(previous.worklist or {}) if previous else None,
                          stamped=None if moved is None else {
                              k for k in moved if k.startswith(PATIENT_KEY)
-                             and (before or {}).get(k) != stamps.get(k)})
+                             and before is not None and before.get(k) != stamps.get(k)})
         versions = {key: version(doc) for key, doc in docs.items()}
         if moved is not None and kept is not None:  # records not rebuilt keep their hash
             caseload = {f"{PATIENT_KEY}{row['id']}" for row in docs["worklist"]["patients"]}
@@ -351,13 +352,13 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _record(session: Session, user: User, client_id: uuid.UUID, seen: _Snapshot,
-            now: datetime, client: str) -> dict[str, Any]:
+            puts: list[str], deletes: list[str], now: datetime, client: str
+            ) -> dict[str, Any]:
     _begin_write(session)
     if not seen.known_client:
         claim_client(session=session, client_id=client_id, user=user, now=now)
     previous = seen.previous_versions
     reset = previous is None
-    puts, deletes = _changes(seen)
     if previous is not None and not puts and not deletes:
         new_cursor = str(seen.previous_id)
         if seen.stamps != seen.previous_stamps:  # same documents, newer stamps: keep them
@@ -383,7 +384,7 @@ def _changes(seen: _Snapshot) -> tuple[list[str], list[str]]:
             sorted(set(previous) - set(seen.versions)))
 
 
-def _quiet(seen: _Snapshot) -> bool:
+def _quiet(seen: _Snapshot, puts: list[str], deletes: list[str]) -> bool:
     """Nothing to send and nothing to keep: the phone's view is current, its stamps too.
 
     Such a pull writes nothing, not even its `sync.pull` audit row, except when the
@@ -392,7 +393,7 @@ def _quiet(seen: _Snapshot) -> bool:
     write transaction (docs/field-api.md).
     """
     return (seen.known_client and seen.previous_versions is not None
-            and seen.stamps == seen.previous_stamps and _changes(seen) == ([], []))
+            and seen.stamps == seen.previous_stamps and not puts and not deletes)
 
 
 def _answer(seen: _Snapshot, cursor: str, puts: list[str], deletes: list[str],

@@ -85,8 +85,8 @@ def worklist_body(*, session: Session, user: User, month: YearMonth | None, now:
     sent = {row["id"]: row for row in (previous or {}).get("patients", [])} if same_day else {}
     kept = {str(i): sent[str(i)] for i in ids if str(i) in sent and str(i) not in moved}
     fresh = [i for i in ids if str(i) not in kept]
-    rows, items = _evaluate(session, practice, month, fresh, now, zone,
-                                  known) if fresh else ({}, [])
+    rows, items = (_evaluate(session, practice, month, fresh, now, zone, known)
+                   if fresh else ({}, []))
     for key, row in kept.items():
         rows[key] = {k: v for k, v in row.items() if k not in ("rank", "why")}
         items.append(_item_of(row, days_left, month.days))
