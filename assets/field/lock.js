@@ -323,6 +323,22 @@ function watch() {
   });
 }
 
+// A visitor: the app's own redirect (the page guard, over the websocket) normally takes them
+// to sign-in a moment later. Sending them there too, while that redirect is on its way,
+// would leave a second page load in flight that cuts short whatever they open next; so this
+// is only the fallback for when the app's redirect does not come (no websocket).
+let leaving = false;
+if (typeof window !== "undefined") window.addEventListener("beforeunload", () => { leaving = true; });
+const REDIRECT_GRACE_MS = 3000;
+
+async function toSignInUnlessTheAppDoes(asked) {
+  for (let waited = 0; waited < REDIRECT_GRACE_MS; waited += 100) {
+    if (leaving || window.location.pathname !== asked) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (!leaving && window.location.pathname === asked) window.location.replace("/login");
+}
+
 // Resolves once the store can be read: after a remote-erase check, a PIN set or an unlock.
 // Screens that start at once (a re-run effect, two components) share one lock screen.
 let unlocking = null;
@@ -344,9 +360,7 @@ async function askForPin() {
     const asked = window.location.pathname;
     const answer = await fetch("/api/v1/session", { credentials: "same-origin" }).catch(() => null);
     if (answer && answer.status === 401) {
-      // Unless the app's own redirect to sign-in got there first (a second one would cut
-      // short whatever the visitor opened next).
-      if (window.location.pathname === asked) window.location.replace("/login");
+      await toSignInUnlessTheAppDoes(asked);
       return new Promise(() => {});
     }
   }
