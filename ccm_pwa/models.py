@@ -171,8 +171,20 @@ class MonthStatus(StrEnum):
 # --- practice and people ------------------------------------------------------------------
 
 
+class Organisation(Table, table=True):
+    """Several practices run by one care-management team: a managed-CCM company, or a
+    practice group's central nurses (docs/data-model.md, "Organisations and roles")."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str
+    created_at: datetime = _ts(default=True)
+
+
 class Practice(Table, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    # A practice with no organisation stands alone; its users hold roles only in it.
+    organisation_id: uuid.UUID | None = Field(default=None, foreign_key="organisation.id",
+                                              index=True)
     name: str
     timezone: str = "America/Chicago"
     fee_year: int = 2026
@@ -207,6 +219,24 @@ class User(Table, table=True):
     backoff_until: datetime | None = _ts(nullable=True)
     locked_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts(default=True)
+
+
+class PracticeRole(Table, table=True):
+    """A role a user holds in a practice other than her own (`User.practice_id`, whose role
+    is `User.role`): the managed team's care manager in each practice she serves.
+
+    Only practices of her own practice's organisation; `supervisor_id` is her supervisor in
+    that practice (services/practice_roles.py checks both).
+    """
+
+    __table_args__ = (sa.UniqueConstraint("user_id", "practice_id", name="uq_practice_role"),)
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="app_user.id")
+    practice_id: uuid.UUID = Field(foreign_key="practice.id", index=True)
+    role: Role = _code(Role.CARE_MANAGER)
+    supervisor_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id", index=True)
+    granted_by_id: uuid.UUID | None = Field(default=None, foreign_key="app_user.id")
+    granted_at: datetime = _ts(default=True)
 
 
 class RecoveryCode(Table, table=True):

@@ -1,5 +1,11 @@
 """Who may see which patients: care managers their caseload, supervisors their team's,
-admins their practice. Every API route and Reflex event handler asks here, on the server.
+admins their practice; in each practice where they hold a role. Every API route and Reflex
+event handler asks here, on the server.
+
+A user's role in her own practice is on the user (`User.practice_id`, `User.role`,
+`User.supervisor_id`); roles in further practices of her organisation are `PracticeRole`
+rows. Each role applies in its practice only: a supervisor in one practice and care manager
+in another sees her team's patients in the first and her own caseload in the second.
 """
 
 from __future__ import annotations
@@ -9,16 +15,20 @@ import uuid
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from ccm_pwa.models import Patient, Role, User
+from ccm_pwa.models import Patient, PracticeRole, Role, User
 
 
 class AccessDenied(Exception):
     """The signed-in user may not see or change this; say nothing more to the caller."""
 
 
-def visible_patients(user: User) -> sa.Select | sa.CompoundSelect:
-    """A SELECT of the patient ids `user` may see; compose it into any patient query
-    (`Patient.id.in_(...)`), never extend it: it may be a union.
+def visible_patients(user: User, practice_id: uuid.UUID | None = None,
+                     role: Role | None = None) -> sa.Select | sa.CompoundSelect:
+    """A SELECT of the ids of the patients of one practice that `user` may see; compose it
+    into any patient query (`Patient.id.in_(...)`), never extend it: it may be a union.
+
+    The practice is her own unless `practice_id` says another, where she holds `role`
+    (`role_in`); every screen and the sync work in one practice at a time.
 
     A caseload is a union of index lookups (the patient's (practice, care manager) and
     (practice, billing practitioner) indexes), not one query with an OR: with the OR the
@@ -26,14 +36,45 @@ def visible_patients(user: User) -> sa.Select | sa.CompoundSelect:
     pull asks. An id may appear twice (her own patient that she also bills for); every
     use is a membership test.
     """
-    query = sa.select(Patient.id).where(Patient.practice_id == user.practice_id)
-    if user.role == Role.ADMIN:
+    practice_id = practice_id or user.practice_id
+    if practice_id != user.practice_id and role is None:
+        raise ValueError("a role in another practice comes from role_in()")
+    role = user.role if practice_id == user.practice_id else role
+    query = sa.select(Patient.id).where(Patient.practice_id == practice_id)
+    if role == Role.ADMIN:
         return query
-    managed = (query.where(Patient.care_manager_id.in_(sa.select(User.id).where(
-                   sa.or_(User.supervisor_id == user.id, User.id == user.id))))
-               if user.role == Role.SUPERVISOR else
-               query.where(Patient.care_manager_id == user.id))
+    if role == Role.SUPERVISOR:
+        managed = query.where(Patient.care_manager_id.in_(_team(user, practice_id)))
+    else:
+        managed = query.where(Patient.care_manager_id == user.id)
     return sa.union_all(managed, query.where(Patient.billing_practitioner_id == user.id))
+
+
+def _team(supervisor: User, practice_id: uuid.UUID) -> sa.CompoundSelect:
+    """Who she supervises in this practice: its own staff whose supervisor she is, and
+    staff of other practices whose role here names her; and herself."""
+    return sa.union_all(
+        sa.select(User.id).where(User.supervisor_id == supervisor.id,
+                                 User.practice_id == practice_id),
+        sa.select(PracticeRole.user_id).where(PracticeRole.supervisor_id == supervisor.id,
+                                              PracticeRole.practice_id == practice_id),
+        sa.select(sa.literal(supervisor.id, sa.Uuid())))
+
+
+def role_in(*, session: Session, user: User, practice_id: uuid.UUID) -> Role | None:
+    """Her role in this practice, or None when she holds none there."""
+    if practice_id == user.practice_id:
+        return user.role
+    held = session.execute(sa.select(PracticeRole.role).where(
+        PracticeRole.user_id == user.id, PracticeRole.practice_id == practice_id)).scalar()
+    return Role(held) if held is not None else None
+
+
+def practices_of(*, session: Session, user: User) -> dict[uuid.UUID, Role]:
+    """Every practice where she holds a role, her own first."""
+    further = session.execute(sa.select(PracticeRole.practice_id, PracticeRole.role).where(
+        PracticeRole.user_id == user.id)).all()
+    return {user.practice_id: user.role} | {practice: Role(role) for practice, role in further}
 
 
 def id_or_denied(value: uuid.UUID | str) -> uuid.UUID:
@@ -48,11 +89,19 @@ def id_or_denied(value: uuid.UUID | str) -> uuid.UUID:
 
 
 def require_patient(*, session: Session, user: User, patient_id: uuid.UUID | str) -> Patient:
-    """The patient, if `user` may see them; otherwise AccessDenied (also for unknown ids,
-    so a caller cannot probe which ids exist)."""
+    """The patient, if `user` may see them in the patient's own practice; otherwise
+    AccessDenied (also for unknown ids, so a caller cannot probe which ids exist). A
+    caller that works in one practice (the sync) still checks the patient is of it."""
     wanted = id_or_denied(patient_id)
+    practice_id = session.execute(sa.select(Patient.practice_id).where(
+        Patient.id == wanted)).scalar()
+    role = None if practice_id is None else role_in(session=session, user=user,
+                                                    practice_id=practice_id)
+    if role is None:
+        raise AccessDenied
     allowed = session.execute(sa.select(Patient.id).where(
-        Patient.id == wanted, Patient.id.in_(visible_patients(user)))).first()
+        Patient.id == wanted,
+        Patient.id.in_(visible_patients(user, practice_id, role)))).first()
     if allowed is None:
         raise AccessDenied
     patient = session.get(Patient, wanted)

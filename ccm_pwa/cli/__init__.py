@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_practice = practice.add_parser("add", help="create a practice")
     add_practice.add_argument("--name", required=True)
     add_practice.add_argument("--timezone", required=True, help="IANA zone, e.g. America/Chicago")
+    add_practice.add_argument("--organisation", default=None,
+                              help="join (or start) the organisation of this name; without "
+                                   "it the practice is an organisation of its own")
 
     demo = commands.add_parser("demo", help="create (or replace) the demo practice")
     demo.add_argument("--patients", type=_positive_int, default=300)
@@ -83,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
                           choices=["clinical_staff", "billing_practitioner", "non_clinical"])
     add_user.add_argument("--credential", default="", help="RN, LPN, MD, NP, ...")
     add_user.add_argument("--practice", default=None, help="practice name (if several)")
+    grant = user.add_parser("grant", help="give a user a role in another practice of her "
+                                          "organisation")
+    grant.add_argument("--email", required=True)
+    grant.add_argument("--practice", required=True, help="practice name")
+    grant.add_argument("--role", required=True, choices=["care_manager", "supervisor", "admin"])
+    grant.add_argument("--supervisor", default=None, help="her supervisor there (email)")
+    revoke = user.add_parser("revoke", help="take away a user's role in another practice")
+    revoke.add_argument("--email", required=True)
+    revoke.add_argument("--practice", required=True, help="practice name")
 
     billing = commands.add_parser("billing", help="CMS billing").add_subparsers(
         dest="billing_command", required=True, parser_class=_Parser)
@@ -208,8 +220,11 @@ def _practice_add(args: argparse.Namespace) -> int:
 
     try:
         with session_scope() as session:
-            practice = create_practice(session=session, name=args.name, timezone=args.timezone)
-            print(f"practice {practice.name!r} created ({practice.timezone})")
+            practice = create_practice(session=session, name=args.name, timezone=args.timezone,
+                                       organisation=args.organisation)
+            print(f"practice {practice.name!r} created ({practice.timezone})"
+                  + (f" in organisation {args.organisation.strip()!r}"
+                     if args.organisation else ""))
     except PracticeError as exc:
         return _fail(str(exc))
     return 0
@@ -246,6 +261,18 @@ def _user_add(args: argparse.Namespace) -> int:
     print(f"TOTP secret:         {new.totp_secret}")
     print(f"authenticator URI:   {new.otpauth_uri}")
     return 0
+
+
+def _user_grant(args: argparse.Namespace) -> int:
+    from ccm_pwa.cli.practice_roles import run_grant
+
+    return run_grant(args)
+
+
+def _user_revoke(args: argparse.Namespace) -> int:
+    from ccm_pwa.cli.practice_roles import run_revoke
+
+    return run_revoke(args)
 
 
 def _billing_evaluate(_args: argparse.Namespace) -> int:
@@ -325,7 +352,8 @@ def _safe_url(url: str) -> str:
 
 
 _NEEDS_SCHEMA = {
-    ("practice", "add"), ("user", "add"), ("billing", "report"), ("billing", "packet"),
+    ("practice", "add"), ("user", "add"), ("user", "grant"), ("user", "revoke"),
+    ("billing", "report"), ("billing", "packet"),
     ("rollups", "rebuild"), ("audit", "export"), ("reminders", "run"), ("month", "checks"),
     ("month", "close"), ("month", "reopen"), ("month", "packets"),
     ("import", "patients"),
@@ -337,6 +365,8 @@ _HANDLERS: dict[tuple[str, str | None], Callable[[argparse.Namespace], int]] = {
     ("practice", "add"): _practice_add,
     ("demo", None): _demo,
     ("user", "add"): _user_add,
+    ("user", "grant"): _user_grant,
+    ("user", "revoke"): _user_revoke,
     ("billing", "evaluate"): _billing_evaluate,
     ("billing", "report"): _billing_report,
     ("billing", "packet"): _billing_packet,

@@ -28,13 +28,19 @@ class AuditLine:
 
 def audit_lines(*, session: Session, practice_id: uuid.UUID | None, since: datetime | None = None,
                 action_contains: str = "", limit: int | None = None) -> list[AuditLine]:
-    """Newest first. Events without a user (failed sign-ins for unknown emails) are kept."""
+    """Newest first. A practice's log holds the events about its patients, whoever acted
+    (the managed team's care manager included), and the events about no patient by its own
+    staff; events without a user (failed sign-ins for unknown emails) are kept. So a
+    shared care manager's work for one practice never shows in another's log."""
     query = (sa.select(AuditEvent, User.email, Patient.mrn)
              .outerjoin(User, User.id == AuditEvent.user_id)
              .outerjoin(Patient, Patient.id == AuditEvent.patient_id)
              .order_by(AuditEvent.occurred_at.desc()))
     if practice_id is not None:
-        query = query.where(sa.or_(User.practice_id == practice_id, AuditEvent.user_id.is_(None)))
+        query = query.where(sa.or_(
+            Patient.practice_id == practice_id,
+            sa.and_(AuditEvent.patient_id.is_(None),
+                    sa.or_(User.practice_id == practice_id, AuditEvent.user_id.is_(None)))))
     if since is not None:
         query = query.where(AuditEvent.occurred_at >= since)
     if action_contains:

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from ccm_pwa.auth.access import AccessDenied, require_role
+from ccm_pwa.auth.access import AccessDenied, require_role, role_in
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.models import Patient, Role, User
 from ccm_pwa.services.record_versions import bump_patients
@@ -28,7 +28,8 @@ def assign_patients(*, session: Session, admin: User, patient_ids: list[uuid.UUI
                     client: str = "") -> list[Patient]:
     """Give every listed patient to `care_manager_id`; one audit row per patient moved.
 
-    The new owner must be an active care manager or supervisor of the admin's practice;
+    The new owner must be an active care manager or supervisor in the admin's practice (its
+    own staff, or the managed team's with a role here: services/practice_roles.py);
     unknown or foreign patient ids refuse the whole batch (AccessDenied), nothing moves.
     """
     require_role(admin, Role.ADMIN)
@@ -39,9 +40,11 @@ def assign_patients(*, session: Session, admin: User, patient_ids: list[uuid.UUI
     except ValueError:
         raise AccessDenied from None
     target = session.get(User, target_id)
-    if target is None or target.practice_id != admin.practice_id:
+    role = None if target is None else role_in(session=session, user=target,
+                                               practice_id=admin.practice_id)
+    if target is None or role is None:
         raise AccessDenied
-    if not target.active or target.role not in (Role.CARE_MANAGER, Role.SUPERVISOR):
+    if not target.active or role not in (Role.CARE_MANAGER, Role.SUPERVISOR):
         raise CaseloadError(f"{target.name} is not an active care manager or supervisor")
     if not wanted:
         raise CaseloadError("no patients given")

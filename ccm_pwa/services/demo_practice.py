@@ -27,6 +27,7 @@ from ccm_pwa.models import (
     InpatientStay,
     MonthlyAssessment,
     Note,
+    Organisation,
     Patient,
     PerformerKind,
     Practice,
@@ -87,9 +88,14 @@ def create_demo_practice(
     rng = random.Random(seed)
     ids = _Ids(rng)
     zone = ZoneInfo(DEMO_TIMEZONE)
+    practice_id = ids.next()
     practice = create_practice(session=session, name=DEMO_PRACTICE_NAME, timezone=DEMO_TIMEZONE,
-                               practice_id=ids.next())
+                               practice_id=practice_id,
+                               organisation_id=uuid.uuid5(practice_id, "organisation"))
     practice.created_at = datetime.combine(today, time(8), zone).astimezone(UTC)
+    organisation = session.get(Organisation, practice.organisation_id)
+    assert organisation is not None
+    organisation.created_at = practice.created_at
     session.flush()
     result = DemoResult(practice_id=practice.id)
     staff = _create_staff(session, practice, rng, ids, care_managers, result)

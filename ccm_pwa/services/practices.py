@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlmodel import Session, select
 
-from ccm_pwa.models import Practice
+from ccm_pwa.models import Organisation, Practice
 
 
 class PracticeError(ValueError):
@@ -21,7 +21,12 @@ def create_practice(
     timezone: str,
     fee_year: int = 2026,
     practice_id: uuid.UUID | None = None,
+    organisation: str | None = None,
+    organisation_id: uuid.UUID | None = None,
 ) -> Practice:
+    """A new practice in the organisation named (created if there is none of that name), or
+    in an organisation of its own: a practice never joins another's organisation unasked,
+    since staff of one organisation can be given roles in all of its practices."""
     name = name.strip()
     if not name:
         raise PracticeError("practice name must not be empty")
@@ -29,8 +34,14 @@ def create_practice(
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise PracticeError(f"unknown time zone {timezone!r} (use an IANA name)") from exc
+    if session.exec(select(Practice).where(Practice.name == name)).first() is not None:
+        raise PracticeError(f"a practice named {name!r} already exists")
+    owner = (_organisation(session, organisation.strip()) if organisation and organisation.strip()
+             else Organisation(id=organisation_id or uuid.uuid4(), name=name))
+    session.add(owner)
+    session.flush()
     practice = Practice(id=practice_id or uuid.uuid4(), name=name, timezone=timezone,
-                        fee_year=fee_year)
+                        fee_year=fee_year, organisation_id=owner.id)
     session.add(practice)
     session.flush()
     return practice
@@ -49,3 +60,8 @@ def choose_practice(*, session: Session, name: str | None = None) -> Practice:
     if len(practices) > 1:
         raise PracticeError("several practices exist: say which with --practice")
     return practices[0]
+
+
+def _organisation(session: Session, name: str) -> Organisation:
+    found = session.exec(select(Organisation).where(Organisation.name == name)).first()
+    return found or Organisation(name=name)

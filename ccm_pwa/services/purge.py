@@ -7,7 +7,8 @@ import uuid
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
-import ccm_pwa.models  # noqa: F401  (tables must be registered before walking the metadata)
+# Importing the models registers every table before the metadata is walked.
+from ccm_pwa.models import Organisation, Practice
 
 
 def delete_practice(*, session: Session, practice_id: uuid.UUID) -> None:
@@ -16,6 +17,8 @@ def delete_practice(*, session: Session, practice_id: uuid.UUID) -> None:
     Walks the foreign keys instead of naming tables, so a table added later is covered.
     """
     tables = SQLModel.metadata.sorted_tables
+    organisation_id = session.execute(sa.select(Practice.organisation_id).where(
+        Practice.id == practice_id)).scalar()
     owned: dict[str, set] = {"practice": {practice_id}}
     for table in tables:  # parents before children: collect the ids owned by the practice
         if table.name == "practice" or "id" not in table.c:
@@ -34,6 +37,9 @@ def delete_practice(*, session: Session, practice_id: uuid.UUID) -> None:
         if ids:
             for chunk in _chunks(list(ids), 500):
                 session.execute(sa.delete(table).where(table.c.id.in_(chunk)))
+    if organisation_id is not None and session.execute(sa.select(Practice.id).where(
+            Practice.organisation_id == organisation_id)).first() is None:
+        session.execute(sa.delete(Organisation).where(Organisation.id == organisation_id))
     session.flush()
 
 

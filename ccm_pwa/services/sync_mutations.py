@@ -138,6 +138,8 @@ def _patient(ctx: Context, patient_id: uuid.UUID, unknown: str = NOT_ON_CASELOAD
         raise Rejected(unknown)
     try:
         patient = require_patient(session=ctx.session, user=ctx.user, patient_id=patient_id)
+        if patient.practice_id != ctx.practice.id:  # a push works in her own practice
+            raise AccessDenied
     except AccessDenied:
         ctx.state.not_visible.add(patient_id)
         raise Rejected(unknown) from None

@@ -26,14 +26,17 @@ from sqlmodel import Session
 import ccm_pwa.ccm_pwa  # noqa: F401  (imports every page, so every state is registered)
 from ccm_pwa.api.main import api
 from ccm_pwa.auth.access import AccessDenied
+from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.auth.sessions import create_session
 from ccm_pwa.models import (
     AppliedMutation,
     CarePlanRevision,
     EnrollmentStatus,
     Note,
+    Organisation,
     Patient,
     Practice,
+    PracticeRole,
     Role,
     TimeEntry,
     User,
@@ -56,24 +59,40 @@ PUBLIC_ROUTES = {
 # Handlers that act on the caller's own practice, not on ids they are given: another
 # practice's admin may use them (for her practice), and must change nothing in ours.
 OWN_PRACTICE_ACTIONS = {("UsersState", "add_user", "other_admin"),
-                        ("PracticeState", "save_settings", "other_admin")}
+                        ("PracticeState", "save_settings", "other_admin"),
+                        ("UsersState", "add_user", "north_admin"),
+                        ("PracticeState", "save_settings", "north_admin")}
 # Supervisor screens' forms that take a month or a team member, never a patient: whoever
 # may open the screen may use them on her own practice (a member outside her team falls
 # back to the practice-wide figures, which name no patient).
 MONTH_OR_TEAM_FORMS = {("MonthCloseState", "choose"), ("MonthCloseState", "reopen"),
                        ("ProgramState", "choose")}
+# The audit log is practice-wide for its supervisors and admins (docs/security.md, B7): it
+# shows the MRN of any patient of their own practice that an event was about, never one of
+# another practice.
+PRACTICE_WIDE_SCREENS = {"AuditLogState"}
 # Tables a refused handler must leave untouched (audit rows and session touches are fine).
 GUARDED_TABLES = [Patient, User, TimeEntry, Note, CarePlanRevision, AppliedMutation]
 
 
 class World:
     """Two care managers with their own patients, their supervisor, a supervisor without a
-    team, an admin, and a second practice with its own admin and patient."""
+    team, an admin, and a second practice with its own admin and patient.
+
+    Across the practice boundary (issue 17): Lakeside's organisation also runs Northside,
+    whose care manager Sal works Lakeside patients too (a role there, under Lakeside's
+    supervisor), and whose admin Nadia must see none of Sal's Lakeside work."""
 
     def __init__(self, session: Session) -> None:
-        practice = Practice(name="Lakeside", timezone="America/Chicago")
+        organisation = Organisation(name="Riverbend")
+        session.add(organisation)
+        session.flush()
+        practice = Practice(name="Lakeside", timezone="America/Chicago",
+                            organisation_id=organisation.id)
         other = Practice(name="Elsewhere", timezone="America/Denver")
-        session.add_all([practice, other])
+        north = Practice(name="Northside", timezone="America/New_York",
+                         organisation_id=organisation.id)
+        session.add_all([practice, other, north])
         session.flush()
 
         def user(name: str, role: Role, practice_id: uuid.UUID,
@@ -91,7 +110,11 @@ class World:
         self.manager_b = user("ben", Role.CARE_MANAGER, practice.id, self.supervisor)
         self.admin = user("admin", Role.ADMIN, practice.id)
         self.other_admin = user("otheradmin", Role.ADMIN, other.id)
+        self.shared = user("sal", Role.CARE_MANAGER, north.id)
+        self.north_admin = user("nadia", Role.ADMIN, north.id)
         session.flush()
+        session.add(PracticeRole(user_id=self.shared.id, practice_id=practice.id,
+                                 role=Role.CARE_MANAGER, supervisor_id=self.supervisor.id))
         self.users_in_practice = 5
 
         def patient(mrn: str, manager: User | None, practice_id: uuid.UUID) -> Patient:
@@ -105,6 +128,18 @@ class World:
         self.patient_a = patient("A001", self.manager_a, practice.id)
         self.patient_b = patient("B001", self.manager_b, practice.id)
         self.patient_other = patient("Z001", None, other.id)
+        self.patient_north = patient("N001", self.shared, north.id)
+        self.patient_shared = patient("S001", self.shared, practice.id)  # Sal's, at Lakeside
+        session.flush()
+        self.entry_shared = TimeEntry(
+            patient_id=self.patient_shared.id, performer_id=self.shared.id,
+            performer_kind="clinical_staff", activity="phone_call_patient", note="",
+            started_at=datetime(2026, 11, 10, 15, tzinfo=UTC), duration_seconds=600,
+            source="timer", occurred_at=datetime(2026, 11, 10, 15, tzinfo=UTC))
+        session.add(self.entry_shared)
+        # Sal opened her Lakeside patient: Lakeside's audit log, not Northside's.
+        record_audit(session=session, action="patient.read", user_id=self.shared.id,
+                     patient_id=self.patient_shared.id)
         session.commit()
 
 
@@ -167,13 +202,28 @@ def test_the_app_has_handlers_to_check() -> None:
     assert {"AuditLogState.load", "UsersState.add_user", "AuthState.guard"} <= names
 
 
-@pytest.mark.parametrize("who", ["manager_a", "lonely_supervisor", "other_admin"])
+# Whose id each intruder tries, and what none of her screens may show. Sal holds a role at
+# Lakeside but Anna's patient is not hers; Nadia is Sal's admin at Northside, but Sal's
+# Lakeside patient is Lakeside's.
+FOREIGN = {"manager_a": "patient_b", "lonely_supervisor": "patient_a",
+           "other_admin": "patient_a", "shared": "patient_a", "north_admin": "patient_shared"}
+FORBIDDEN = {
+    "manager_a": ["patient_b", "patient_other", "patient_north", "patient_shared"],
+    "lonely_supervisor": ["patient_a", "patient_b", "patient_other", "patient_north",
+                          "patient_shared"],
+    "other_admin": ["patient_a", "patient_b", "patient_north", "patient_shared"],
+    "shared": ["patient_a", "patient_b", "patient_other"],
+    "north_admin": ["patient_a", "patient_b", "patient_other", "patient_shared"],
+}
+
+
+@pytest.mark.parametrize("who", list(FOREIGN))
 @pytest.mark.parametrize(("state_cls", "handler_name"), HANDLERS,
                          ids=[f"{c.__name__}.{n}" for c, n in HANDLERS])
 def test_handler_denies_other_caseloads(world: World, session: Session, who: str,
                                         state_cls: type[State], handler_name: str) -> None:
     intruder: User = getattr(world, who)
-    foreign = world.patient_b if who == "manager_a" else world.patient_a
+    foreign = getattr(world, FOREIGN[who])
     token = create_session(session=session, user=intruder, now=datetime.now(UTC))
     session.commit()
     before = _guarded_counts(session)
@@ -192,12 +242,10 @@ def test_handler_denies_other_caseloads(world: World, session: Session, who: str
     if takes_ids and handler_name not in {"filter_by_action"} and not own_practice:
         assert raised, f"{state_cls.__name__}.{handler_name} accepted another caseload's id"
     visible = str(state.dict())
-    forbidden = {
-        "manager_a": [world.patient_b, world.patient_other],
-        "lonely_supervisor": [world.patient_a, world.patient_b, world.patient_other],
-        "other_admin": [world.patient_a, world.patient_b],
-    }[who]
-    for patient in forbidden:
+    for patient in (getattr(world, name) for name in FORBIDDEN[who]):
+        if (state_cls.__name__ in PRACTICE_WIDE_SCREENS
+                and patient.practice_id == intruder.practice_id):
+            continue
         assert patient.mrn not in visible and patient.family_name not in visible
     session.expire_all()
     after = _guarded_counts(session)
@@ -242,3 +290,66 @@ def test_route_requires_authentication(world: World, method: str, path: str) -> 
     sent_to_sign_in = response.status_code == 303 and response.headers["location"] == "/login"
     assert response.status_code in (401, 403) or sent_to_sign_in, (method, path,
                                                                     response.status_code)
+
+
+# Rows the API may add for a refused or harmless call (an installation, a rejected mutation
+# in the log, a closed month of her own practice) are not among these clinical ones.
+ROUTE_GUARDED = [Patient, TimeEntry, Note, CarePlanRevision]
+# Routes that change the caller's own account or her own practice's month: what they change
+# is hers to change, and names no patient of anyone else.
+OWN_ACCOUNT_OR_PRACTICE = {("POST", "/api/v1/session/password"),
+                           ("POST", "/api/v1/session/setup"),
+                           ("POST", "/api/v1/months/{month}/close"),
+                           ("POST", "/api/v1/months/{month}/reopen")}
+
+
+def _body(path: str, foreign: Patient) -> dict[str, object]:
+    """A well-formed body naming the foreign patient wherever a body can name one."""
+    record = {"name": "time_entry.record", "id": 1, "occurred_at": "2026-11-10T16:00:00+00:00",
+              "patient_id": str(foreign.id), "args": {
+                  "entry_id": str(uuid.uuid4()), "patient_id": str(foreign.id),
+                  "started_at": "2026-11-10T15:30:00+00:00", "duration_seconds": 300,
+                  "activity": "phone_call_patient", "note": "", "source": "timer"}}
+    if path.endswith("/sync/push") or path.endswith("/sync/discard"):
+        return {"client_id": str(uuid.uuid4()), "schema_version": 1, "mutations": [record]}
+    if path.startswith("/api/v1/review/"):
+        return {"decision": "accept", "note": "looks right"}
+    return {"reason": "asked to"}
+
+
+@pytest.mark.parametrize("who", ["shared", "north_admin", "other_admin"])
+@pytest.mark.parametrize(("method", "path"), _route_calls())
+def test_route_reveals_nothing_across_the_practice_boundary(world: World, session: Session,
+                                                            who: str, method: str,
+                                                            path: str) -> None:
+    """Every route, signed in as someone with roles in other practices (or in two), given
+    ids from the practice or caseload she has no claim on: refused or empty, never a
+    foreign patient in the answer, never a clinical row written."""
+    if (method, path) in PUBLIC_ROUTES:
+        pytest.skip("public by design")
+    intruder: User = getattr(world, who)
+    foreign = getattr(world, FOREIGN[who])
+    token = create_session(session=session, user=intruder, now=datetime.now(UTC))
+    session.commit()
+    before = _guarded(session, ROUTE_GUARDED)
+    client = TestClient(api, cookies={"ccm_session": token})
+    manager = world.shared if who == "north_admin" else world.manager_a
+    filled = (path.replace("{patient_id}", str(foreign.id)).replace("{month}", "2026-11")
+              .replace("{care_manager_id}", str(manager.id))
+              .replace("{entry_id}", str(world.entry_shared.id)))
+    response = client.request(method, filled,
+                              params={"month": "2026-11", "client_id": str(uuid.uuid4())},
+                              json=_body(path, foreign) if method == "POST" else None,
+                              follow_redirects=False)
+    assert response.status_code < 500, (method, path, response.status_code, response.text)
+    text = response.content.decode("utf-8", "replace")
+    for patient in (getattr(world, name) for name in FORBIDDEN[who]):
+        assert patient.mrn not in text and patient.family_name not in text, (method, path)
+    if (method, path) not in OWN_ACCOUNT_OR_PRACTICE:
+        session.expire_all()
+        assert _guarded(session, ROUTE_GUARDED) == before, (method, path)
+
+
+def _guarded(session: Session, models: list) -> dict[str, int]:
+    return {model.__tablename__: session.execute(
+        sa.select(sa.func.count()).select_from(model)).scalar_one() for model in models}

@@ -16,7 +16,7 @@ from sqlmodel import Session, SQLModel, select
 
 from ccm_pwa.db import get_engine
 from ccm_pwa.migrations import alembic_config, current_revision, head_revision, upgrade
-from ccm_pwa.models import CarePlan, Practice, SyncClient, TimeEntry
+from ccm_pwa.models import CarePlan, Organisation, Practice, PracticeRole, SyncClient, TimeEntry
 from tests.conftest import BACKENDS, throwaway_postgres_database
 
 
@@ -156,3 +156,29 @@ def test_upgrade_from_0003_keeps_installations(fresh_url: str) -> None:
         practice = session.get(Practice, ids["practice"])
         assert practice is not None and practice.app_lock_minutes == 5
         assert session.exec(select(TimeEntry).where(TimeEntry.client_id == client_id)).one()
+
+
+def test_upgrade_from_0006_puts_each_practice_in_an_organisation_of_its_own(
+        fresh_url: str) -> None:
+    """The previous release's practices, each with its users and patients, come out of 0007
+    as one-practice organisations named after them, with nobody's access changed."""
+    assert upgrade(fresh_url, "0006") == "0006"
+    engine = get_engine(fresh_url)
+    with engine.begin() as connection:
+        first = _insert_care_plan(connection)
+        second = uuid.uuid4()
+        connection.execute(sa.text(
+            "INSERT INTO practice (id, name, timezone, fee_year, reminder_local_time, "
+            "created_at) VALUES (:id, 'Hillcrest', 'America/New_York', 2026, '09:00', :now)"),
+            {"id": _key(connection, second), "now": datetime.now(UTC)})
+    assert upgrade(fresh_url) == head_revision()
+    with Session(engine) as session:
+        practices = {p.name: p for p in session.exec(select(Practice))}
+        organisations = {o.id: o.name for o in session.exec(select(Organisation))}
+        assert set(practices) == {"Lakeside", "Hillcrest"}
+        assert {organisations[p.organisation_id] for p in practices.values()} == {
+            "Lakeside", "Hillcrest"}
+        assert practices["Lakeside"].id == first["practice"]
+        assert session.exec(select(PracticeRole)).all() == []
+        plan = session.get(CarePlan, first["plan"])
+        assert plan is not None and plan.patient_id == first["patient"]

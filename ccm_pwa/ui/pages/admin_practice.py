@@ -15,6 +15,7 @@ from ccm_pwa.auth.access import AccessDenied
 from ccm_pwa.db import session_scope
 from ccm_pwa.models import Patient, Practice, Role, User
 from ccm_pwa.services.caseload_admin import CaseloadError, assign_patients
+from ccm_pwa.services.practice_roles import members
 from ccm_pwa.services.practice_settings import (
     APP_LOCK_MINUTES,
     SettingsError,
@@ -44,10 +45,11 @@ class PracticeState(AuthState):
             self.timezone, self.reminder_time = practice.timezone, practice.reminder_local_time
             self.fee_year = str(practice.fee_year)
             self.app_lock_minutes = str(practice.app_lock_minutes)
-            members = session.exec(select(User).where(
-                User.practice_id == admin.practice_id, User.active,
-                User.role.in_([Role.CARE_MANAGER, Role.SUPERVISOR])).order_by(User.name))
-            self.people = [[str(u.id), u.name] for u in members]
+            # The managed team's members with a role here may own patients here too.
+            self.people = [[str(u.id), u.name + ("" if u.practice_id == admin.practice_id
+                                                 else " (managed team)")]
+                           for u, role in members(session=session, practice_id=admin.practice_id)
+                           if u.active and role in (Role.CARE_MANAGER, Role.SUPERVISOR)]
 
     @rx.event
     def load(self) -> None:

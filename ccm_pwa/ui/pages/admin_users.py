@@ -20,6 +20,7 @@ from ccm_pwa.services.installations import (
     practice_zone,
     request_wipe,
 )
+from ccm_pwa.services.practice_roles import visiting_staff
 from ccm_pwa.services.users import UserError, create_user
 from ccm_pwa.ui.components.layout import app_shell, table_caption
 from ccm_pwa.ui.pages.login import field
@@ -31,6 +32,7 @@ PERFORMERS = ["clinical_staff", "billing_practitioner", "non_clinical"]
 
 class UsersState(AuthState):
     users: list[dict[str, str]] = []
+    visitors: list[dict[str, str]] = []
     phones: list[dict[str, str]] = []
     message: str = ""
     handover_email: str = ""
@@ -47,6 +49,8 @@ class UsersState(AuthState):
             "status": ("locked" if u.locked_at else "active" if u.active else "deactivated")
             + ("" if u.totp_enrolled_at else ", not enrolled"),
         } for u in users]
+        with session_scope() as session:
+            self.visitors = visiting_staff(session=session, practice_id=admin.practice_id)
         now = datetime.now(UTC)
         with session_scope() as session:
             zone = practice_zone(session=session, user=admin)
@@ -60,7 +64,7 @@ class UsersState(AuthState):
 
     @rx.event
     def load(self) -> None:
-        self.users, self.phones, self.message = [], [], ""
+        self.users, self.visitors, self.phones, self.message = [], [], [], ""
         self._handover("", "", None)
         try:
             admin = self._require_user(Role.ADMIN)
@@ -200,6 +204,22 @@ def admin_users_page() -> rx.Component:
             rx.table.body(rx.foreach(UsersState.users, _user_row)),
             width="100%",
         ),
+        rx.cond(UsersState.visitors.length() > 0, rx.vstack(
+            rx.heading("From other practices", size="4", as_="h2", margin_top="24px"),
+            rx.text("Staff of your organisation's other practices who hold a role here "
+                    "(ccm-pwa user grant). They see only the patients their role here gives "
+                    "them.", size="2"),
+            rx.table.root(
+                table_caption("From other practices"),
+                rx.table.header(rx.table.row(
+                    rx.table.column_header_cell("Name"),
+                    rx.table.column_header_cell("Role here"),
+                    rx.table.column_header_cell("Their practice"))),
+                rx.table.body(rx.foreach(UsersState.visitors, lambda v: rx.table.row(
+                    rx.table.row_header_cell(rx.text(v["name"], " · ", v["email"])),
+                    rx.table.cell(v["role"]), rx.table.cell(v["home"])))),
+                width="100%"),
+            width="100%")),
         rx.heading("Phones", size="4", as_="h2", margin_top="24px"),
         rx.text("Each installation of the app on a phone. A lost phone: Erase this phone. It is "
                 "refused by sync at once, and erases its data (changes it never sent "
