@@ -70,13 +70,6 @@ def role_in(*, session: Session, user: User, practice_id: uuid.UUID) -> Role | N
     return Role(held) if held is not None else None
 
 
-def practices_of(*, session: Session, user: User) -> dict[uuid.UUID, Role]:
-    """Every practice where she holds a role, her own first."""
-    further = session.execute(sa.select(PracticeRole.practice_id, PracticeRole.role).where(
-        PracticeRole.user_id == user.id)).all()
-    return {user.practice_id: user.role} | {practice: Role(role) for practice, role in further}
-
-
 def id_or_denied(value: uuid.UUID | str) -> uuid.UUID:
     """An id from a request or a screen; a malformed one is refused like an unknown one,
     so a caller learns nothing from the difference."""
@@ -93,19 +86,16 @@ def require_patient(*, session: Session, user: User, patient_id: uuid.UUID | str
     AccessDenied (also for unknown ids, so a caller cannot probe which ids exist). A
     caller that works in one practice (the sync) still checks the patient is of it."""
     wanted = id_or_denied(patient_id)
-    practice_id = session.execute(sa.select(Patient.practice_id).where(
-        Patient.id == wanted)).scalar()
-    role = None if practice_id is None else role_in(session=session, user=user,
-                                                    practice_id=practice_id)
-    if role is None:
+    patient = session.get(Patient, wanted)  # its practice decides which role applies
+    role = None if patient is None else role_in(session=session, user=user,
+                                                practice_id=patient.practice_id)
+    if patient is None or role is None:
         raise AccessDenied
     allowed = session.execute(sa.select(Patient.id).where(
         Patient.id == wanted,
-        Patient.id.in_(visible_patients(user, practice_id, role)))).first()
+        Patient.id.in_(visible_patients(user, patient.practice_id, role)))).first()
     if allowed is None:
         raise AccessDenied
-    patient = session.get(Patient, wanted)
-    assert patient is not None
     return patient
 
 

@@ -50,9 +50,7 @@ def grant_role(*, session: Session, user: User, practice: Practice, role: Role,
         raise PracticeRoleError(f"{supervisor.email} is not a supervisor in {practice.name}")
     if supervisor is not None and supervisor.id == user.id:
         raise PracticeRoleError("nobody supervises herself")
-    held = session.exec(select(PracticeRole).where(PracticeRole.user_id == user.id,
-                                                   PracticeRole.practice_id == practice.id)
-                        ).first()
+    held = _held(session, user, practice)
     before = None if held is None else {"role": str(held.role),
                                         "supervisor": str(held.supervisor_id or "") or None}
     held = held or PracticeRole(user_id=user.id, practice_id=practice.id)
@@ -73,9 +71,7 @@ def revoke_role(*, session: Session, user: User, practice: Practice,
     """Take away her role in `practice`: from now on she sees none of its patients. Patients
     assigned to her there keep the assignment until an admin moves them, so nobody's
     care-management history changes hands silently."""
-    held = session.exec(select(PracticeRole).where(PracticeRole.user_id == user.id,
-                                                   PracticeRole.practice_id == practice.id)
-                        ).first()
+    held = _held(session, user, practice)
     if held is None:
         raise PracticeRoleError(f"{user.email} holds no role in {practice.name}")
     session.delete(held)
@@ -93,18 +89,27 @@ def members(*, session: Session, practice_id: uuid.UUID) -> list[tuple[User, Rol
     """Everyone with a role in the practice: its own staff, then staff of its organisation's
     other practices who hold a role here; by name."""
     own = [(user, Role(user.role)) for user in session.exec(
-        select(User).where(User.practice_id == practice_id))]
-    further = [(user, Role(role)) for user, role in session.execute(
-        sa.select(User, PracticeRole.role).join(PracticeRole, PracticeRole.user_id == User.id)
-        .where(PracticeRole.practice_id == practice_id))]
-    return sorted(own, key=lambda m: m[0].name) + sorted(further, key=lambda m: m[0].name)
+        select(User).where(User.practice_id == practice_id).order_by(User.name))]
+    return own + _visitors(session, practice_id)
 
 
 def visiting_staff(*, session: Session, practice_id: uuid.UUID) -> list[dict[str, str]]:
     """Staff of other practices who hold a role here, as the Users screen lists them."""
-    visitors = [(user, role) for user, role in members(session=session, practice_id=practice_id)
-                if user.practice_id != practice_id]
-    homes = {practice.id: practice.name for practice in session.exec(select(Practice).where(
-        Practice.id.in_({user.practice_id for user, _ in visitors})))} if visitors else {}
     return [{"name": user.name, "email": user.email, "role": role.replace("_", " "),
-             "home": homes[user.practice_id]} for user, role in visitors]
+             "home": home} for user, role, home in session.execute(
+        sa.select(User, PracticeRole.role, Practice.name)
+        .join(PracticeRole, PracticeRole.user_id == User.id)
+        .join(Practice, Practice.id == User.practice_id)
+        .where(PracticeRole.practice_id == practice_id).order_by(User.name))]
+
+
+def _visitors(session: Session, practice_id: uuid.UUID) -> list[tuple[User, Role]]:
+    return [(user, Role(role)) for user, role in session.execute(
+        sa.select(User, PracticeRole.role).join(PracticeRole, PracticeRole.user_id == User.id)
+        .where(PracticeRole.practice_id == practice_id).order_by(User.name))]
+
+
+def _held(session: Session, user: User, practice: Practice) -> PracticeRole | None:
+    return session.exec(select(PracticeRole).where(PracticeRole.user_id == user.id,
+                                                   PracticeRole.practice_id == practice.id)
+                        ).first()

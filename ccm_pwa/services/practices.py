@@ -26,7 +26,8 @@ def create_practice(
 ) -> Practice:
     """A new practice in the organisation named (created if there is none of that name), or
     in an organisation of its own: a practice never joins another's organisation unasked,
-    since staff of one organisation can be given roles in all of its practices."""
+    since staff of one organisation can be given roles in all of its practices.
+    `organisation_id` is the id of that organisation of its own (the demo's is derived)."""
     name = name.strip()
     if not name:
         raise PracticeError("practice name must not be empty")

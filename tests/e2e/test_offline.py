@@ -202,8 +202,7 @@ def test_backend_down_then_a_new_build_loses_nothing(demo_app: DemoApp, phone: P
         channel.port1.onmessage = (event) => resolve(event.data.version);
         navigator.serviceWorker.controller.postMessage({type: "VERSION"}, [channel.port2]);
     })""")
-    served = json.loads((Path(__file__).resolve().parents[2] / ".web" / "build" / "client" /
-                         "precache-manifest.json").read_text())["version"]
+    served = _precache_manifest()["version"]
     assert version == served
     assert len(_entries(demo_app, patient_id, email)) == len(before) + 1
 
@@ -276,9 +275,7 @@ def test_sign_out_with_unsent_changes_asks_and_audits_the_discard(demo_app: Demo
     assert "ccm-field" not in databases
     # Sign-out emptied Cache Storage; the sign-in page may already have registered the
     # worker again and be precaching the app shell: only the build's own files, no answer.
-    shell = {entry["url"] for entry in json.loads(
-        (Path(__file__).resolve().parents[2] / ".web" / "build" / "client" /
-         "precache-manifest.json").read_text())["entries"]}
+    shell = {entry["url"] for entry in _precache_manifest()["entries"]}
     cached = phone.evaluate("""async () => {
         const paths = [];
         for (const name of await caches.keys()) {
@@ -295,3 +292,9 @@ def test_sign_out_with_unsent_changes_asks_and_audits_the_discard(demo_app: Demo
     ((notes,),) = demo_app.rows("select count(*) from note where body like 'Left a voicemail%'")
     assert len(audit) == 1 and notes == 0
     assert uuid.UUID(patient_id).hex in audit[0][0] or patient_id in audit[0][0]
+
+
+def _precache_manifest() -> dict:
+    """The build's precache list (ccm_pwa/pwa.py writes it next to the worker)."""
+    return json.loads((Path(__file__).resolve().parents[2] / ".web" / "build" / "client" /
+                       "precache-manifest.json").read_text())

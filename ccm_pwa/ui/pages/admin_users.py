@@ -44,13 +44,12 @@ class UsersState(AuthState):
         with session_scope() as session:
             users = session.exec(select(User).where(User.practice_id == admin.practice_id)
                                  .order_by(User.name)).all()
+            self.visitors = visiting_staff(session=session, practice_id=admin.practice_id)
         self.users = [{
             "id": str(u.id), "name": u.name, "email": u.email, "role": u.role.replace("_", " "),
             "status": ("locked" if u.locked_at else "active" if u.active else "deactivated")
             + ("" if u.totp_enrolled_at else ", not enrolled"),
         } for u in users]
-        with session_scope() as session:
-            self.visitors = visiting_staff(session=session, practice_id=admin.practice_id)
         now = datetime.now(UTC)
         with session_scope() as session:
             zone = practice_zone(session=session, user=admin)
