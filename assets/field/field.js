@@ -101,10 +101,14 @@ function visibleRows(rows) {
   });
 }
 
-function worklistRow(p, extra) {
+// A care manager working several practices sees which one each patient is of.
+const severalPractices = (worklist) => (worklist.practices || []).length > 1;
+
+function worklistRow(p, extra, labelled) {
   const minutes = Math.max(0, p.minutes + Math.trunc(extra / 60));
   return {
     id: p.id, name: p.name, mrn: p.mrn, phone: p.phone || "", conditions: p.conditions || "",
+    practice: labelled ? p.practice || "" : "",
     minutes: String(minutes), marks: (p.marks || []).join(","), status: p.status,
     pending: extra ? `incl. ${Math.trunc(extra / 60)} min waiting to sync` : "",
     next: p.next_code ? `${Math.max(0, p.minutes_to_next - Math.trunc(extra / 60))} min to ${p.next_code}` : "Done for this month",
@@ -122,11 +126,16 @@ async function renderWorklist() {
   for (const p of matching.slice(0, filters.shown)) {
     // An unsent void takes its entry's minutes back: those are in the patient's document.
     const doc = pending.voids.size ? await snapshotGet("patient/" + p.id) : null;
-    rows.push(worklistRow(p, pendingSeconds(pending, p.id, worklist.month, doc && doc.time_entries)));
+    // Each practice's own month: near midnight two practices may be in different months.
+    rows.push(worklistRow(p, pendingSeconds(pending, p.id, p.month || worklist.month, doc && doc.time_entries),
+      severalPractices(worklist)));
   }
   setState("rows", rows);
   setState("worklistinfo", {
     month: worklist.month || "", days_left: String(worklist.days_left || 0),
+    // Several practices: each one's month and days left (their time zones may differ).
+    practices: severalPractices(worklist)
+      ? worklist.practices.map((p) => `${p.name}: ${p.month}, ${p.days_left} days left`).join(" · ") : "",
     count: String(matching.length), total: String(worklist.patients.length), filter: filters.filter,
     loaded: "yes", more: String(Math.max(0, matching.length - rows.length)),
   });
@@ -135,7 +144,7 @@ async function renderWorklist() {
     setState("candidates", open.patients.map((p) => ({
       id: p.id, name: p.name, mrn: p.mrn, href: "/patients/" + p.id, conditions: p.conditions,
       line: `${p.eligible ? "Eligible" : "Not eligible"}: ${p.reason} · ${p.status}`,
-      eligible: p.eligible ? "yes" : "no",
+      eligible: p.eligible ? "yes" : "no", practice: p.practice || "",
     })));
   }
 }
@@ -176,7 +185,7 @@ const ELEMENTS = [
 ];
 const elementLabel = (key) => (ELEMENTS.find(([k]) => k === key) || [key, key])[1].replace(/ \(.*\)$/, "");
 
-function patientView(data, pending) {
+function patientView(data, pending, labelled) {
   const p = data.patient;
   const progress = data.progress || {};
   const plan = data.care_plan;
@@ -188,6 +197,7 @@ function patientView(data, pending) {
     id: p.id, name: p.name, mrn: p.mrn, phone: p.phone || "",
     tel: p.phone ? "tel:" + p.phone.replace(/[^+0-9]/g, "") : "",
     summary: `${p.age} y · MRN ${p.mrn} · ${p.program.replace("_", " ").toUpperCase()} · ${p.enrollment_status.replace("_", " ")}`,
+    practice: labelled ? p.practice || "" : "",
     conditions: (data.conditions || []).filter((c) => c.chronic).map((c) => `${c.plain || c.description} (${c.code})`).join(", ") || "No chronic conditions on file",
     consent: data.consent ? `Consent ${data.consent.method} on ${data.consent.date}` : "No consent on file",
     practitioner: p.billing_practitioner || "No billing practitioner",
@@ -239,7 +249,8 @@ async function renderPatient(id) {
   const doc = (await snapshotGet("patient/" + id)) || onlineRecord[id];
   if (!doc) return false;
   patientData = doc;
-  setState("patient", patientView(doc, await pendingWork()));
+  const me = await snapshotGet("me");
+  setState("patient", patientView(doc, await pendingWork(), ((me && me.practices) || []).length > 1));
   await renderConflicts(id);
   return true;
 }

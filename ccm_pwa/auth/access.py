@@ -28,7 +28,8 @@ def visible_patients(user: User, practice_id: uuid.UUID | None = None,
     into any patient query (`Patient.id.in_(...)`), never extend it: it may be a union.
 
     The practice is her own unless `practice_id` says another, where she holds `role`
-    (`role_in`); every screen and the sync work in one practice at a time.
+    (`role_in`); the screens work in one practice at a time, the phone in all of hers
+    (`visible_everywhere`).
 
     A caseload is a union of index lookups (the patient's (practice, care manager) and
     (practice, billing practitioner) indexes), not one query with an OR: with the OR the
@@ -40,14 +41,43 @@ def visible_patients(user: User, practice_id: uuid.UUID | None = None,
     if practice_id != user.practice_id and role is None:
         raise ValueError("a role in another practice comes from role_in()")
     role = user.role if practice_id == user.practice_id else role
+    assert role is not None
+    return _union(_caseload_parts(user, practice_id, role))
+
+
+def visible_everywhere(user: User, held: list[tuple[uuid.UUID, Role]]
+                       ) -> sa.Select | sa.CompoundSelect:
+    """`visible_patients` in every practice of `held` (`roles_held`) at once, each with her
+    role there: what the phone keeps. With her own practice alone it is exactly
+    `visible_patients(user)`, so a one-practice user's queries are unchanged."""
+    return _union([part for practice_id, role in held
+                   for part in _caseload_parts(user, practice_id, role)])
+
+
+def roles_held(*, session: Session, user: User) -> list[tuple[uuid.UUID, Role]]:
+    """Every practice where she holds a role, with that role: her own first, then the
+    others in a fixed order (the phone's documents must not depend on the read)."""
+    others = session.execute(sa.select(PracticeRole.practice_id, PracticeRole.role).where(
+        PracticeRole.user_id == user.id).order_by(PracticeRole.practice_id)).all()
+    return [(user.practice_id, user.role),
+            *((practice_id, Role(role)) for practice_id, role in others)]
+
+
+def _caseload_parts(user: User, practice_id: uuid.UUID, role: Role) -> list[sa.Select]:
+    """The index lookups whose union is her caseload in one practice (kept flat: SQLite
+    refuses a compound SELECT nested in another)."""
     query = sa.select(Patient.id).where(Patient.practice_id == practice_id)
     if role == Role.ADMIN:
-        return query
+        return [query]
     if role == Role.SUPERVISOR:
         managed = query.where(Patient.care_manager_id.in_(_team(user, practice_id)))
     else:
         managed = query.where(Patient.care_manager_id == user.id)
-    return sa.union_all(managed, query.where(Patient.billing_practitioner_id == user.id))
+    return [managed, query.where(Patient.billing_practitioner_id == user.id)]
+
+
+def _union(parts: list[sa.Select]) -> sa.Select | sa.CompoundSelect:
+    return parts[0] if len(parts) == 1 else sa.union_all(*parts)
 
 
 def _team(supervisor: User, practice_id: uuid.UUID) -> sa.CompoundSelect:

@@ -99,6 +99,11 @@ class Recipient:
     supervises: bool = False
     team_patients: tuple[PatientSnapshot, ...] = ()  # every patient of their team
     sent_today: frozenset[str] = frozenset()  # reminder keys already delivered today
+    # A managed-team member's reminders from a practice other than her own: that practice
+    # (an id, in the key and topic; its name, at the start of the body), so one practice's
+    # digest neither stands in for another's nor leaves her guessing which it is about.
+    practice_id: str = ""
+    practice_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -151,8 +156,10 @@ def in_quiet_hours(moment: time, settings: ReminderSettings) -> bool:
     return moment >= start or moment < end
 
 
-def reminder_key(kind: ReminderKind, user_id: str, day: date) -> str:
-    return f"{kind}:{user_id}:{day.isoformat()}"
+def reminder_key(kind: ReminderKind, user_id: str, day: date, practice_id: str = "") -> str:
+    """Exactly-once per kind, person, local day, and practice when it is not her own."""
+    scope = f":{practice_id}" if practice_id else ""
+    return f"{kind}:{user_id}{scope}:{day.isoformat()}"
 
 
 def _ttl_seconds(now: datetime, today: date, zone: ZoneInfo, settings: ReminderSettings) -> int:
@@ -205,9 +212,13 @@ def _team(recipient: Recipient, today: date, days_left: int, ttl: int) -> Remind
 
 def _reminder(kind: ReminderKind, recipient: Recipient, today: date, ttl: int, *, title: str,
               body: str, url: str, urgency: Urgency) -> Reminder:
-    return Reminder(key=reminder_key(kind, recipient.user_id, today),
+    if recipient.practice_id:
+        body = f"{recipient.practice_name}: {body}"
+    # Web Push topics replace a waiting message of the same topic: one per practice.
+    topic = f"{kind}-{recipient.practice_id[:8]}" if recipient.practice_id else str(kind)
+    return Reminder(key=reminder_key(kind, recipient.user_id, today, recipient.practice_id),
                     user_id=recipient.user_id, kind=kind, title=title, body=body, url=url,
-                    ttl_seconds=ttl, urgency=urgency, topic=str(kind))
+                    ttl_seconds=ttl, urgency=urgency, topic=topic)
 
 
 def _patients(n: int) -> str:

@@ -128,7 +128,7 @@ def patient_records(*, session: Session, patients: list[Patient], month: YearMon
         consent = item.consent
         plan = plans.get(patient.id)
         bodies[patient.id] = {
-            "patient": _patient(patient, today, names),
+            "patient": _patient(patient, today, names, practice.name),
             "conditions": conditions.get(patient.id, []),
             "eligibility": vars(eligibility(patient.program,
                                             item.case.patient.chronic_conditions)),
@@ -174,8 +174,10 @@ def age_on(birth: date, today: date) -> int:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
-def _patient(patient: Patient, today: date, names: dict[uuid.UUID, str]) -> dict:
+def _patient(patient: Patient, today: date, names: dict[uuid.UUID, str],
+             practice: str) -> dict:
     return {"id": str(patient.id), "name": f"{patient.given_name} {patient.family_name}",
+            "practice": practice,
             "given_name": patient.given_name, "family_name": patient.family_name,
             "mrn": patient.mrn, "birth_date": patient.birth_date.isoformat(),
             "age": age_on(patient.birth_date, today), "phone": patient.phone,

@@ -22,6 +22,7 @@ from ccm_pwa.models import (
     EnrollmentStatus,
     Patient,
     Practice,
+    PracticeRole,
     ReminderDelivery,
     Role,
     Task,
@@ -44,12 +45,20 @@ def practice_settings(practice: Practice) -> ReminderSettings:
 
 def reminder_recipients(*, session: Session, practice: Practice, now: datetime
                         ) -> list[tuple[User, Recipient]]:
-    """Every active care manager with enrolled patients, and every supervisor, at `now`."""
+    """Every active care manager with enrolled patients here, and every supervisor here, at
+    `now`: the practice's own staff and the managed team holding a role in it, each with
+    her role and supervisor in this practice (a managed-team member's reminders about this
+    practice name it, and her own practice's come apart)."""
     zone = ZoneInfo(practice.timezone)
     today = local_date(now, zone)
     month = YearMonth.of(today)
-    users = list(session.exec(select(User).where(User.practice_id == practice.id,
-                                                 User.active.is_(True))))
+    people = [(user, user.role, user.supervisor_id, False) for user in session.exec(
+        select(User).where(User.practice_id == practice.id, User.active.is_(True)))]
+    people += [(user, Role(role), supervisor_id, True)
+               for user, role, supervisor_id in session.execute(
+                   sa.select(User, PracticeRole.role, PracticeRole.supervisor_id)
+                   .join(PracticeRole, PracticeRole.user_id == User.id)
+                   .where(PracticeRole.practice_id == practice.id, User.active.is_(True)))]
     patients = list(session.exec(select(Patient).where(
         Patient.practice_id == practice.id, Patient.care_manager_id.is_not(None),
         Patient.enrollment_status == EnrollmentStatus.ENROLLED)))
@@ -58,18 +67,21 @@ def reminder_recipients(*, session: Session, practice: Practice, now: datetime
     for patient in patients:
         assert patient.care_manager_id is not None
         by_manager[patient.care_manager_id].append(snapshots[patient.id])
-    sent = _sent_today(session, [u.id for u in users], today, zone)
+    sent = _sent_today(session, [u.id for u, *_ in people], today, zone)
     recipients = []
-    for user in sorted(users, key=lambda u: u.email):
-        supervises = user.role == Role.SUPERVISOR
+    for user, role, _supervisor, visiting in sorted(people, key=lambda p: p[0].email):
+        supervises = role == Role.SUPERVISOR
         if not by_manager.get(user.id) and not supervises:
             continue
-        team = [s for member in users if member.supervisor_id == user.id or member.id == user.id
+        team = [s for member, _r, supervisor_id, _v in people
+                if supervisor_id == user.id or member.id == user.id
                 for s in by_manager.get(member.id, [])] if supervises else []
         recipients.append((user, Recipient(
             user_id=str(user.id), patients=tuple(by_manager.get(user.id, [])),
             supervises=supervises, team_patients=tuple(team),
-            sent_today=frozenset(sent.get(user.id, ())))))
+            sent_today=frozenset(sent.get(user.id, ())),
+            practice_id=str(practice.id) if visiting else "",
+            practice_name=practice.name if visiting else "")))
     return recipients
 
 

@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from ccm_pwa.auth.access import AccessDenied, require_patient
 from ccm_pwa.domain.calendar import YearMonth, local_date
-from ccm_pwa.domain.time_rules import Accepted, Refused
+from ccm_pwa.domain.time_rules import Accepted, Refused, Verdict
 from ccm_pwa.models import (
     CarePlan,
     CarePlanConflict,
@@ -81,10 +81,12 @@ class Applied:
 @dataclass
 class PushState:
     """Shared by the mutations of one push: patients already checked against the caseload,
-    and the patient-months whose rollups the push refreshes once, at its end."""
+    their practices, and the patient-months whose rollups the push refreshes once, at its
+    end."""
 
     patients: dict[uuid.UUID, Patient] = field(default_factory=dict)
     not_visible: set[uuid.UUID] = field(default_factory=set)
+    practices: dict[uuid.UUID, Practice] = field(default_factory=dict)
     touched: dict[uuid.UUID, set[YearMonth]] = field(default_factory=dict)
 
     def touch(self, entry: TimeEntry, zone: ZoneInfo) -> None:
@@ -93,11 +95,15 @@ class PushState:
 
 @dataclass(frozen=True)
 class Context:
-    """What every handler may use: the push's transaction, who pushed, and when."""
+    """What every handler may use: the push's transaction, who pushed, and when.
+
+    Each patient is worked in her own practice: its time zone decides the local day and
+    month, its closed months and rules apply (`practice_of`), whichever practice the
+    care manager belongs to.
+    """
 
     session: Session
     user: User
-    practice: Practice
     client_id: uuid.UUID
     mutation_id: int
     occurred_at: datetime  # device clock
@@ -105,9 +111,16 @@ class Context:
     clock_skew_seconds: float | None = None  # device − server at this push, when it said
     state: PushState = field(default_factory=PushState)
 
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.practice.timezone)
+    def practice_of(self, patient: Patient) -> Practice:
+        known = self.state.practices.get(patient.practice_id)
+        if known is None:
+            known = self.session.get(Practice, patient.practice_id)
+            assert known is not None
+            self.state.practices[patient.practice_id] = known
+        return known
+
+    def zone_of(self, patient: Patient) -> ZoneInfo:
+        return ZoneInfo(self.practice_of(patient).timezone)
 
 
 @contextmanager
@@ -138,8 +151,6 @@ def _patient(ctx: Context, patient_id: uuid.UUID, unknown: str = NOT_ON_CASELOAD
         raise Rejected(unknown)
     try:
         patient = require_patient(session=ctx.session, user=ctx.user, patient_id=patient_id)
-        if patient.practice_id != ctx.practice.id:  # a push works in her own practice
-            raise AccessDenied
     except AccessDenied:
         ctx.state.not_visible.add(patient_id)
         raise Rejected(unknown) from None
@@ -153,10 +164,13 @@ def record_times(ctx: Context, items: Sequence[tuple[int, datetime, RecordTime]]
     (services/time_entries.record_entries: the rules every way of recording time obeys).
 
     Each result is the patient's id (applied, or recorded before: counted once) or the
-    mutation's rejection, in order; later entries see the ones accepted before them.
+    mutation's rejection, in order; later entries see the ones accepted before them. The
+    run is judged in consecutive parts of one practice each (its time zone and closed
+    months); each part is stored before the next is judged, and the overlap check reads
+    the performer's time in every practice, so a call is never counted in two.
     """
     results: list[uuid.UUID | Rejected | None] = []
-    wanted: list[EntryToRecord] = []
+    parts: list[tuple[Practice, list[EntryToRecord]]] = []
     for mutation_id, occurred_at, args in items:
         try:
             patient = _patient(ctx, args.patient_id)
@@ -164,21 +178,27 @@ def record_times(ctx: Context, items: Sequence[tuple[int, datetime, RecordTime]]
             results.append(rejected)
             continue
         results.append(None)
-        wanted.append(EntryToRecord(
+        practice = ctx.practice_of(patient)
+        if not parts or parts[-1][0].id != practice.id:
+            parts.append((practice, []))
+        parts[-1][1].append(EntryToRecord(
             entry_id=args.entry_id, patient_id=patient.id, started_at=args.started_at,
             duration_seconds=args.duration_seconds, activity=args.activity, note=args.note,
             source=args.source, occurred_at=occurred_at, client_id=ctx.client_id,
             mutation_id=mutation_id))
-    verdicts = iter(record_entries(session=ctx.session, practice=ctx.practice,
-                                   performer=ctx.user, entries=wanted, now=ctx.now,
-                                   clock_skew_seconds=ctx.clock_skew_seconds, from_phone=True))
+    judged: list[tuple[EntryToRecord, Verdict]] = []
+    for practice, wanted in parts:
+        judged += zip(wanted, record_entries(
+            session=ctx.session, practice=practice, performer=ctx.user, entries=wanted,
+            now=ctx.now, clock_skew_seconds=ctx.clock_skew_seconds, from_phone=True),
+            strict=True)
     done: list[uuid.UUID | Rejected] = []
-    entries = iter(wanted)
+    verdicts = iter(judged)
     for result in results:
         if result is not None:
             done.append(result)
             continue
-        entry, verdict = next(entries), next(verdicts)
+        entry, verdict = next(verdicts)
         if isinstance(verdict, Refused):
             done.append(Rejected(verdict.reason, entry.patient_id))
             continue
@@ -210,7 +230,7 @@ def void_time(ctx: Context, args: VoidTime) -> uuid.UUID:
         void_time_entry(session=ctx.session, entry_id=entry.id, reason=args.reason,
                         voided_by=ctx.user, occurred_at=ctx.occurred_at, refresh=False,
                         now=ctx.now)
-    ctx.state.touch(entry, ctx.zone)
+    ctx.state.touch(entry, ctx.zone_of(patient))
     return patient.id
 
 
@@ -288,7 +308,7 @@ def review(ctx: Context, args: Review) -> uuid.UUID:
     patient = _patient(ctx, args.patient_id)
     # A phone that takes "today" from its UTC clock is a day ahead every evening in the
     # Americas; the later of the two calendars' today is accepted.
-    latest = max(local_date(ctx.now, ctx.zone), ctx.now.astimezone(UTC).date())
+    latest = max(local_date(ctx.now, ctx.zone_of(patient)), ctx.now.astimezone(UTC).date())
     with _refusals_as_rejection(patient.id):
         care_plans.review(session=ctx.session, patient=patient, reviewed_on=args.reviewed_on,
                           latest_allowed=latest)

@@ -29,8 +29,9 @@ start again.
 Change stamps (services/record_versions.py) decide how much to build. Every write that
 changes what a document shows bumps its patient's `record_version` (or the practice's) in
 the same transaction; a view keeps the stamps it was built from:
-- "" — the practice-wide part: the code that builds documents, the practice row, the local
-  date, who the user is and which patients the user may see;
+- "" — the practice-wide part: the code that builds documents, the rows of every practice
+  where she holds a role and each one's local date, who the user is, her roles and which
+  patients she may see (in all her practices: the phone keeps them all);
 - "rejections" — how many of this client's mutations were rejected, and the newest;
 - "patient/<id>" — each visible patient's `record_version`;
 - "until" — the first instant a document changes by time alone (a task falls overdue, a
@@ -63,7 +64,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
-from ccm_pwa.auth.access import visible_patients
+from ccm_pwa.auth.access import roles_held, visible_everywhere
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.auth.sessions import TOUCH_EVERY
 from ccm_pwa.domain.calendar import YearMonth, local_date, start_of_local_day
@@ -76,6 +77,7 @@ from ccm_pwa.models import (
     MutationOutcome,
     Patient,
     Practice,
+    Role,
     SyncClient,
     SyncClientView,
     Task,
@@ -172,7 +174,8 @@ class _Snapshot:
 def documents(*, session: Session, user: User, client_id: uuid.UUID, now: datetime,
               records_of: set[str] | None = None,
               worklist_sent: dict[str, Any] | None = None,
-              stamped: set[str] | None = None) -> dict[str, Any]:
+              stamped: set[str] | None = None,
+              held: list[tuple[uuid.UUID, Role]] | None = None) -> dict[str, Any]:
     """Everything the phone keeps, by key: who I am, my lists, each caseload patient's record,
     my rejections and the care-plan conflicts to resolve. Each document is exactly the body
     the matching GET route returns, so the phone renders both the same way.
@@ -186,30 +189,37 @@ def documents(*, session: Session, user: User, client_id: uuid.UUID, now: dateti
     practice = session.get(Practice, me.practice_id)
     assert practice is not None
     zone = ZoneInfo(practice.timezone)
+    held = held or roles_held(session=session, user=me)
     moved = {uuid.UUID(k.removeprefix(PATIENT_KEY)) for k in records_of or ()
              if k.startswith(PATIENT_KEY)}
     # Each patient's cases are read once, for her row and her record.
     known: dict[YearMonth, dict[uuid.UUID, PatientMonthInput]] = {}
     worklist = worklist_body(session=session, user=me, month=None, now=now,
                              previous=worklist_sent if records_of is not None else None,
-                             changed=moved, known=known)
+                             changed=moved, known=known, held=held)
     caseload = [uuid.UUID(row["id"]) for row in worklist["patients"]]
     wanted = [p for p in caseload if records_of is None or f"{PATIENT_KEY}{p}" in records_of]
-    held = {pid: item.patient for items in known.values() for pid, item in items.items()}
-    unread = [p for p in wanted if p not in held]
-    patients = [held[p] for p in wanted if p in held] + (list(session.exec(
+    held_cases = {pid: item.patient for items in known.values() for pid, item in items.items()}
+    unread = [p for p in wanted if p not in held_cases]
+    patients = [held_cases[p] for p in wanted if p in held_cases] + (list(session.exec(
         select(Patient).where(Patient.id.in_(unread)))) if unread else [])
-    records = patient_records(session=session, patients=patients, month=None, now=now,
-                              known=known)
+    records: dict[uuid.UUID, Any] = {}
+    for practice_id in {p.practice_id for p in patients}:  # a record is of one practice
+        records |= patient_records(
+            session=session, patients=[p for p in patients if p.practice_id == practice_id],
+            month=None, now=now, known=known)
+    names = {p["id"]: p["name"] for p in worklist["practices"]}
     docs: dict[str, Any] = {
         "me": {"name": me.name, "role": str(me.role), "practice": practice.name,
-               "timezone": practice.timezone, "app_lock_minutes": practice.app_lock_minutes},
+               "timezone": practice.timezone, "app_lock_minutes": practice.app_lock_minutes,
+               "practices": [{"id": str(pid), "name": names[str(pid)], "role": str(role)}
+                             for pid, role in held]},
         "worklist": worklist,
-        "rejections": {"items": _rejections(session, me, client_id, zone)},
-        "conflicts": {"items": _conflicts(session, me, zone)},
+        "rejections": {"items": _rejections(session, me, held, client_id, zone)},
+        "conflicts": {"items": _conflicts(session, me, held, zone)},
     }
     if not _candidates_kept(stamped, worklist_sent, caseload):
-        docs["candidates"] = {"patients": candidate_rows(session=session, user=me)}
+        docs["candidates"] = {"patients": candidate_rows(session=session, user=me, held=held)}
     for patient_id in wanted:
         docs[f"{PATIENT_KEY}{patient_id}"] = records[patient_id]
     return docs
@@ -248,7 +258,10 @@ def _read(session: Session, user: User, client_id: uuid.UUID, cursor: str | None
     me, practice = session.get(User, user.id), session.get(Practice, user.practice_id)
     assert me is not None and practice is not None
     previous = _view(session, client_id, cursor)
-    stamps = _stamps(session, user, client_id, now)
+    held = roles_held(session=session, user=me)  # her practices, read once for the pull
+    practices = [session.get(Practice, practice_id) for practice_id, _ in held]  # held, too
+    assert None not in practices
+    stamps = _stamps(session, me, held, client_id, now)
     kept = dict(previous.versions) if previous is not None else None
     before = dict(previous.stamps or {}) if previous is not None else None
     moved = _moved(stamps, before, kept, now)
@@ -256,7 +269,7 @@ def _read(session: Session, user: User, client_id: uuid.UUID, cursor: str | None
         docs, versions, stamps = {}, dict(kept or {}), dict(before or {})
     else:
         docs = documents(session=session, user=user, client_id=client_id, now=now,
-                         records_of=moved,
+                         records_of=moved, held=held,
                          worklist_sent=dict(previous.worklist or {}) if previous else None,
                          stamped=None if moved is None else {
                              k for k in moved if k.startswith(PATIENT_KEY)
@@ -266,7 +279,7 @@ def _read(session: Session, user: User, client_id: uuid.UUID, cursor: str | None
             caseload = {f"{PATIENT_KEY}{row['id']}" for row in docs["worklist"]["patients"]}
             versions |= {key: kept[key] for key in {*caseload, "candidates"} - set(versions)
                          if key in kept}
-        stamps["until"] = _until(session, user, now)
+        stamps["until"] = _until(session, me, held, now)
     return _Snapshot(docs=docs, versions=versions, stamps=stamps,
                      known_client=existing is not None,
                      seen_at=existing.last_seen_at if existing is not None else None,
@@ -289,21 +302,20 @@ def _moved(stamps: dict[str, str], before: dict[str, str] | None,
     return moved
 
 
-def _stamps(session: Session, user: User, client_id: uuid.UUID,
-            now: datetime) -> dict[str, str]:
-    """The change stamps as they are now: four reads, whatever the caseload (module doc)."""
-    me = session.get(User, user.id)
-    assert me is not None
-    practice = session.get(Practice, me.practice_id)
-    assert practice is not None
+def _stamps(session: Session, me: User, held: list[tuple[uuid.UUID, Role]],
+            client_id: uuid.UUID, now: datetime) -> dict[str, str]:
+    """The change stamps as they are now: a few reads, whatever the caseload (module doc)."""
+    practices = [session.get(Practice, practice_id) for practice_id, _ in held]
     patients = session.execute(
         sa.select(Patient.id, Patient.record_version)
-        .where(Patient.id.in_(visible_patients(me)))).all()
+        .where(Patient.id.in_(visible_everywhere(me, held)))).all()
     shared = {
         "code": documents_code(),
-        "practice": {c.name: getattr(practice, c.name) for c in Practice.__table__.columns},
-        "today": local_date(now, ZoneInfo(practice.timezone)),
+        "practices": [{c.name: getattr(p, c.name) for c in Practice.__table__.columns}
+                      for p in practices if p is not None],
+        "today": [local_date(now, ZoneInfo(p.timezone)) for p in practices if p is not None],
         "me": [me.name, str(me.role), me.practice_id, me.supervisor_id, me.active],
+        "roles": [[str(practice_id), str(role)] for practice_id, role in held],
         "visible": sorted(str(pid) for pid, _ in patients),
     }
     # Rejected mutations are never changed or deleted, and their ids only grow.
@@ -316,17 +328,19 @@ def _stamps(session: Session, user: User, client_id: uuid.UUID,
     return stamps
 
 
-def _until(session: Session, user: User, now: datetime) -> str:
+def _until(session: Session, user: User, held: list[tuple[uuid.UUID, Role]],
+           now: datetime) -> str:
     """The first instant after `now` at which a document changes with no write: the next
-    local midnight, an open task's due time (it falls overdue), a stay's admission or
-    discharge (the worklist's transitions).
+    local midnight of any of her practices, an open task's due time (it falls overdue), a
+    stay's admission or discharge (the worklist's transitions).
     """
-    practice = session.get(Practice, user.practice_id)
-    assert practice is not None
-    zone = ZoneInfo(practice.timezone)
-    visible = visible_patients(user)
-    moments: list[datetime | None] = [
-        start_of_local_day(local_date(now, zone) + timedelta(days=1), zone)]
+    moments: list[datetime | None] = []
+    for practice_id, _ in held:
+        practice = session.get(Practice, practice_id)
+        assert practice is not None
+        zone = ZoneInfo(practice.timezone)
+        moments.append(start_of_local_day(local_date(now, zone) + timedelta(days=1), zone))
+    visible = visible_everywhere(user, held)
     soonest = [sa.select(sa.func.min(Task.due_at)).where(
         Task.patient_id.in_(visible), Task.status.in_(ACTIVE_TASKS),
         Task.due_at >= now).scalar_subquery()]
@@ -458,8 +472,8 @@ def _prune(session: Session, client_id: uuid.UUID) -> None:
         session.execute(sa.delete(SyncClientView).where(SyncClientView.id.in_(old)))
 
 
-def _rejections(session: Session, user: User, client_id: uuid.UUID,
-                zone: ZoneInfo) -> list[dict[str, Any]]:
+def _rejections(session: Session, user: User, held: list[tuple[uuid.UUID, Role]],
+                client_id: uuid.UUID, zone: ZoneInfo) -> list[dict[str, Any]]:
     """This installation's rejected mutations, newest first, with the patient they were about.
 
     The patient's name only when the user may still see the patient: a rejection for
@@ -475,7 +489,7 @@ def _rejections(session: Session, user: User, client_id: uuid.UUID,
     names = {} if not wanted else {
         pid: f"{given} {family}" for pid, given, family in session.execute(
             sa.select(Patient.id, Patient.given_name, Patient.family_name).where(
-                Patient.id.in_(wanted), Patient.id.in_(visible_patients(user))))}
+                Patient.id.in_(wanted), Patient.id.in_(visible_everywhere(user, held))))}
     return [{"mutation_id": row.mutation_id, "name": row.name,
              "reason": row.rejection_reason,
              "occurred_at": row.occurred_at.astimezone(zone).isoformat(),
@@ -485,7 +499,8 @@ def _rejections(session: Session, user: User, client_id: uuid.UUID,
             for row in rows]
 
 
-def _conflicts(session: Session, user: User, zone: ZoneInfo) -> list[dict[str, Any]]:
+def _conflicts(session: Session, user: User, held: list[tuple[uuid.UUID, Role]],
+               zone: ZoneInfo) -> list[dict[str, Any]]:
     """Open care-plan conflicts of patients the user may see, oldest first, each with the
     element's value in force now (it may have moved since the conflict was recorded)."""
     rows = session.execute(
@@ -493,7 +508,7 @@ def _conflicts(session: Session, user: User, zone: ZoneInfo) -> list[dict[str, A
         .join(CarePlan, CarePlan.id == CarePlanConflict.care_plan_id)
         .join(Patient, Patient.id == CarePlan.patient_id)
         .where(CarePlanConflict.resolved_at.is_(None),
-               CarePlan.patient_id.in_(visible_patients(user)))
+               CarePlan.patient_id.in_(visible_everywhere(user, held)))
         .order_by(CarePlanConflict.client_occurred_at, CarePlanConflict.id)).all()
     if not rows:
         return []

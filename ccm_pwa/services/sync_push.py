@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field, StrictInt, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from ccm_pwa.auth.access import visible_patients
+from ccm_pwa.auth.access import roles_held, visible_everywhere
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.models import (
     AppliedMutation,
@@ -185,9 +185,8 @@ def _push_once(session: Session, user: User, batch: Batch, now: datetime) -> dic
     # One person's pushes from several phones are serialised: the overlap check reads her
     # entries and then inserts, which under READ COMMITTED would let two phones each accept
     # one of two overlapping calls. (SQLite serialises writers anyway.)
-    me, practice = session.execute(
-        select(User, Practice).join(Practice, Practice.id == User.practice_id)
-        .where(User.id == user.id).with_for_update(of=User)).one()
+    me = session.execute(select(User).where(User.id == user.id)
+                         .with_for_update(of=User)).scalar_one()
     skew = None if batch.client_time is None else (batch.client_time - now).total_seconds()
     last = client.last_mutation_id
     pending = [m for m in batch.mutations if m.id > last]
@@ -196,7 +195,7 @@ def _push_once(session: Session, user: User, batch: Batch, now: datetime) -> dic
                       last_mutation_id=last)
     state = PushState()
     preload_caseload(session, me, pending, state)
-    base = Context(session=session, user=me, practice=practice, client_id=client.id,
+    base = Context(session=session, user=me, client_id=client.id,
                    mutation_id=0, occurred_at=now, now=now, clock_skew_seconds=skew,
                    state=state)
     log = _Log(client.id, me.id, now)
@@ -209,8 +208,12 @@ def _push_once(session: Session, user: User, batch: Batch, now: datetime) -> dic
                 results[mutation.id] = log.add(mutation, outcome)
         else:
             results[run[0].id] = _apply(base, run[0], log)
-    # Every patient-month the push touched, recomputed once, in the push's transaction.
-    refresh_many(session=session, practice=practice, touched=state.touched)
+    # Every patient-month the push touched, recomputed once, in the push's transaction;
+    # each patient's months are her practice's (its time zone, its billing settings).
+    for practice_id, practice in state.practices.items():
+        refresh_many(session=session, practice=practice, touched={
+            pid: months for pid, months in state.touched.items()
+            if state.patients[pid].practice_id == practice_id})
     if pending:
         client.last_mutation_id = pending[-1].id
     if skew is not None:
@@ -226,7 +229,8 @@ def _push_once(session: Session, user: User, batch: Batch, now: datetime) -> dic
 
 def preload_caseload(session: Session, user: User, mutations: list[Mutation],
                      state: PushState) -> None:
-    """The patients the batch names that `user` may see, in one read (and which not).
+    """The patients the batch names that `user` may see, in any practice where she holds a
+    role, in two reads (her roles, then the patients, and which not), and their practices.
 
     Mutations that name a patient only through another record (a void, a task) still
     look theirs up as they go.
@@ -235,10 +239,15 @@ def preload_caseload(session: Session, user: User, mutations: list[Mutation],
              if isinstance(getattr(m.args, "patient_id", None), uuid.UUID)}
     if not named:
         return
-    found = session.exec(select(Patient).where(Patient.id.in_(named),
-                                               Patient.id.in_(visible_patients(user))))
+    held = roles_held(session=session, user=user)
+    found = session.exec(select(Patient).where(
+        Patient.id.in_(named), Patient.id.in_(visible_everywhere(user, held))))
     state.patients.update({patient.id: patient for patient in found})
     state.not_visible.update(named - set(state.patients))
+    wanted = {p.practice_id for p in state.patients.values()} - set(state.practices)
+    if wanted:
+        state.practices.update({practice.id: practice for practice in session.exec(
+            select(Practice).where(Practice.id.in_(wanted)))})
 
 
 def _runs(mutations: list[Mutation]) -> list[list[Mutation]]:

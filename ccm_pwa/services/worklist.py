@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from ccm_pwa.auth.access import visible_patients
+from ccm_pwa.auth.access import roles_held, visible_patients
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.domain.calendar import YearMonth, local_date, start_of_local_day
 from ccm_pwa.domain.progress import ProgressStatus, month_progress
@@ -26,6 +26,7 @@ from ccm_pwa.models import (
     InpatientStay,
     Patient,
     Practice,
+    Role,
     Task,
     TaskStatus,
     User,
@@ -43,56 +44,83 @@ ACTIVE_TASKS = (TaskStatus.READY, TaskStatus.IN_PROGRESS)
 
 def worklist(*, session: Session, user: User, month: YearMonth | None, now: datetime,
              client: str = "") -> dict:
-    """The worklist of `month` (default: the practice's current month) as seen at `now`.
+    """The worklist of `month` (default: each practice's current month) as seen at `now`,
+    across every practice where she holds a role: one list, ranked together.
 
     Each patient listed is a PHI read, so each gets an audit row.
     """
-    body = worklist_body(session=session, user=user, month=month, now=now)
+    body = worklist_body(session=session, user=user, month=month, now=now,
+                         held=roles_held(session=session, user=user))
     for row in body["patients"]:
         record_audit(session=session, action="worklist.read", user_id=user.id,
                      patient_id=uuid.UUID(row["id"]), client=client, occurred_at=now,
-                     detail={"month": body["month"], "rank": row["rank"]})
+                     detail={"month": row["month"], "rank": row["rank"]})
     return body
 
 
 def worklist_body(*, session: Session, user: User, month: YearMonth | None, now: datetime,
                   previous: dict | None = None,
                   changed: Collection[uuid.UUID] = (),
-                  known: dict[YearMonth, dict[uuid.UUID, PatientMonthInput]] | None = None) -> dict:
+                  known: dict[YearMonth, dict[uuid.UUID, PatientMonthInput]] | None = None,
+                  held: list[tuple[uuid.UUID, Role]] | None = None) -> dict:
     """The worklist without its audit rows: the sync pull audits what it sends its own way.
 
-    `previous`: this worklist as built earlier the same day (the sync pull keeps the one it
-    sent). Its rows are reused for every patient not in `changed`, and only the others are
-    evaluated; the ranking is always redone. The caller vouches that nothing else moved
-    (services/sync_pull.py's change stamps). `known`: cases already read in this snapshot
-    (`billing_cases.reusing`).
+    `held`: the practices to list, each with her role there (`access.roles_held`); None is
+    her own practice alone (a supervisor's tap-through shows a member's worklist in the
+    supervisor's practice, never the member's other practices). Each practice's own time
+    zone decides its today, current month and days left; every row says its practice and
+    month, and the ranking weighs each row by its own practice's days left. The top-level
+    month, today and days left are her own practice's (the phone's heading); `practices`
+    lists each one's.
+
+    `previous`: this worklist as built earlier (the sync pull keeps the one it sent). Its
+    rows are reused, practice by practice on the same local day and month, for every
+    patient not in `changed`, and only the others are evaluated; the ranking is always
+    redone. The caller vouches that nothing else moved (services/sync_pull.py's change
+    stamps). `known`: cases already read in this snapshot (`billing_cases.reusing`).
     """
-    practice = session.get(Practice, user.practice_id)
-    assert practice is not None
-    zone = ZoneInfo(practice.timezone)
-    today = local_date(now, zone)
-    month = month or YearMonth.of(today)
-    days_left = (month.days if today < month.first_day else 0 if today > month.last_day
-                 else month.days - today.day + 1)
-    # Enrolment is filtered here, not in SQL: there the planner walks every enrolled
-    # patient of the practice by that index instead of the caseload's few.
-    ids = [pid for pid, status in session.execute(sa.select(
-        Patient.id, Patient.enrollment_status).where(Patient.id.in_(visible_patients(user))))
-        if status == EnrollmentStatus.ENROLLED]
-    same_day = previous is not None and (previous.get("month"), previous.get("today")) == (
-        str(month), today.isoformat())
+    held = held or [(user.practice_id, user.role)]
     moved = {str(c) for c in changed}
-    sent = {row["id"]: row for row in (previous or {}).get("patients", [])} if same_day else {}
-    kept = {str(i): sent[str(i)] for i in ids if str(i) in sent and str(i) not in moved}
-    fresh = [i for i in ids if str(i) not in kept]
-    rows, items = (_evaluate(session, practice, month, fresh, now, zone, known)
-                   if fresh else ({}, []))
-    for key, row in kept.items():
-        rows[key] = {k: v for k, v in row.items() if k not in ("rank", "why")}
-        items.append(_item_of(row, days_left, month.days))
+    sent_days = {p["id"]: (p["month"], p["today"]) for p in (previous or {}).get("practices", [])}
+    sent = {row["id"]: row for row in (previous or {}).get("patients", [])}
+    rows: dict[str, dict] = {}
+    items: list[WorklistInput] = []
+    practices: list[dict] = []
+    for practice_id, role in held:
+        practice = session.get(Practice, practice_id)
+        assert practice is not None
+        zone = ZoneInfo(practice.timezone)
+        today = local_date(now, zone)
+        its_month = month or YearMonth.of(today)
+        days_left = (its_month.days if today < its_month.first_day else 0
+                     if today > its_month.last_day else its_month.days - today.day + 1)
+        label = {"practice_id": str(practice.id), "practice": practice.name,
+                 "month": str(its_month), "days_left": days_left}
+        practices.append({"id": str(practice.id), "name": practice.name,
+                          "timezone": practice.timezone, "month": str(its_month),
+                          "today": today.isoformat(), "days_in_month": its_month.days,
+                          "days_left": days_left})
+        # Enrolment is filtered here, not in SQL: there the planner walks every enrolled
+        # patient of the practice by that index instead of the caseload's few.
+        ids = [pid for pid, status in session.execute(sa.select(
+            Patient.id, Patient.enrollment_status).where(
+                Patient.id.in_(visible_patients(user, practice.id, role))))
+            if status == EnrollmentStatus.ENROLLED]
+        same_day = sent_days.get(str(practice.id)) == (str(its_month), today.isoformat())
+        kept = {str(i): sent[str(i)] for i in ids
+                if same_day and str(i) in sent and str(i) not in moved}
+        fresh = [i for i in ids if str(i) not in kept]
+        if fresh:
+            evaluated, more = _evaluate(session, practice, its_month, fresh, now, zone, known)
+            rows |= {key: {**row, **label} for key, row in evaluated.items()}
+            items += more
+        for key, row in kept.items():
+            rows[key] = {k: v for k, v in row.items() if k not in ("rank", "why")}
+            items.append(_item_of(row, days_left, its_month.days))
     ranked = rank_worklist(items)
-    return {"month": str(month), "days_in_month": month.days, "days_left": days_left,
-            "today": today.isoformat(),
+    own = practices[0]
+    return {"month": own["month"], "days_in_month": own["days_in_month"],
+            "days_left": own["days_left"], "today": own["today"], "practices": practices,
             "patients": [{**rows[r.item.patient_id], "rank": r.rank, "why": list(r.why)}
                          for r in ranked]}
 

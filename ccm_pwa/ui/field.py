@@ -67,6 +67,7 @@ def arg(var: Var | str) -> str:
 # All-lowercase names: Reflex derives the setter by capitalising the name (offline notes).
 ROWS = ClientStateVar.create("rows", Var.create([]).to(list[dict[str, str]]))
 WORKLIST_INFO = ClientStateVar.create("worklistinfo", {"month": "", "days_left": "",
+                                                       "practices": "",
                                                        "count": "", "total": "",
                                                        "filter": "all", "loaded": "",
                                                        "more": "0"})
@@ -76,7 +77,7 @@ EMPTY_PATIENT: dict[str, Any] = {
     "practitioner": "", "eligible": "", "eligibility": "", "enrolled": "", "month": "",
     "minutes": "0", "marks": "", "status": "", "codes": "", "next": "", "blocking": "",
     "last_month": "", "tel": "", "phone": "", "mrn": "", "has_plan": "", "plan_line": "",
-    "pending": "",
+    "pending": "", "practice": "",
     "entries": [], "notes": [], "tasks": [], "elements": [],
 }
 PATIENT = ClientStateVar.create("patient", Var.create(EMPTY_PATIENT).to(dict[str, Any]))

@@ -81,7 +81,9 @@ def test_first_pull_is_a_reset_and_the_next_is_empty(api_server: ApiServer,
     puts = body["puts"]
     assert puts["me"] == {"name": "Kim Alvarez", "role": "care_manager",
                           "practice": "Lakeside", "timezone": "America/Chicago",
-                          "app_lock_minutes": 5}
+                          "app_lock_minutes": 5, "practices": [
+                              {"id": str(world.practice.id), "name": "Lakeside",
+                               "role": "care_manager"}]}
     # Each document is the body of the matching GET route.
     assert puts["worklist"] == get(api_server, "/worklist", world.cookies)
     assert puts["candidates"] == get(api_server, "/candidates", world.cookies)

@@ -46,7 +46,6 @@ from ccm_pwa.services.practice_roles import (
 )
 from ccm_pwa.services.practices import PracticeError, create_practice
 from ccm_pwa.services.purge import delete_practice
-from ccm_pwa.services.sync_push import parse_batch, push
 from ccm_pwa.services.users import create_user
 from tests.db.test_cli import run_cli
 
@@ -214,28 +213,6 @@ def test_an_admin_gives_her_patients_to_the_managed_team(session: Session,
     with pytest.raises(AccessDenied):  # nor may Lakeside's admin move Northside's patients
         assign_patients(session=session, admin=world.lakeside_admin,
                         patient_ids=[world.n1.id], care_manager_id=world.sam.id, now=NOW)
-
-
-def test_the_phone_works_in_her_own_practice_for_now(session: Session, world: World,
-                                                    db_url: str) -> None:
-    """Until the phone syncs all her practices (the next slice), a push for another
-    practice's patient is refused like an unknown one: never recorded in the wrong time
-    zone or against the wrong practice's closed months."""
-    def entry(patient: Patient) -> dict:
-        return {"name": "time_entry.record", "args": {
-            "entry_id": str(uuid.uuid4()), "patient_id": str(patient.id),
-            "started_at": (NOW - timedelta(hours=2)).isoformat(), "duration_seconds": 300,
-            "activity": "phone_call_patient", "note": "", "source": "timer"}}
-
-    batch = parse_batch({"client_id": str(uuid.uuid4()), "schema_version": 1, "mutations": [
-        {"id": 1, "occurred_at": NOW.isoformat(), **entry(world.l1)},
-        {"id": 2, "occurred_at": NOW.isoformat(),
-         **{**entry(world.n1), "args": {**entry(world.n1)["args"],
-                                        "started_at": (NOW - timedelta(hours=1)).isoformat()}}},
-    ]})
-    result = push(session=session, user=world.sam, batch=batch, now=NOW)
-    assert [r["status"] for r in result["results"]] == ["applied", "rejected"]
-    assert result["results"][1]["reason"] == "this patient is not on your caseload"
 
 
 def test_each_practice_reads_its_own_patients_audit(session: Session, world: World) -> None:

@@ -112,6 +112,8 @@ def patient_page() -> rx.Component:
         ),
         rx.cond(patient_field("name") == "", rx.text("Loading…"), rx.vstack(
             rx.heading(patient_field("name"), size="7", as_="h1"),
+            rx.cond(patient_field("practice") != "",
+                    rx.badge(patient_field("practice"), size="2", variant="surface")),
             rx.text(patient_field("summary"), color_scheme="gray"),
             rx.text(patient_field("conditions"), size="2"),
             rx.text(patient_field("consent"), " · Billing practitioner: ",

@@ -45,6 +45,10 @@ def _patient_card(row: rx.Var[dict[str, str]]) -> rx.Component:
                 _status_badge(row["status"]),
                 width="100%", align="center",
             ),
+            # Only for someone working several practices: which one the patient is of.
+            rx.cond(row["practice"] != "",
+                    rx.badge(row["practice"], size="1", variant="surface",
+                             aria_label="Practice " + row["practice"].to(str))),
             rx.text(row["conditions"], size="2", color_scheme="gray"),
             minutes_bar(minutes=row["minutes"], marks=row["marks"],
                         label=row["name"].to(str) + " minutes this month"),
@@ -80,7 +84,8 @@ def _patient_card(row: rx.Var[dict[str, str]]) -> rx.Component:
 def _candidate(row: rx.Var[dict[str, str]]) -> rx.Component:
     return rx.box(
         rx.link(row["name"], href=row["href"], size="3", weight="medium"),
-        rx.text("MRN ", row["mrn"], " · ", row["conditions"], size="2", color_scheme="gray"),
+        rx.text(rx.cond(row["practice"] != "", row["practice"].to(str) + " · ", ""),
+                "MRN ", row["mrn"], " · ", row["conditions"], size="2", color_scheme="gray"),
         rx.text(row["line"], size="2",
                 color_scheme=rx.cond(row["eligible"] == "yes", "teal", "gray")),
         padding_y="8px", border_bottom="1px solid var(--gray-4)", role="listitem")
@@ -100,8 +105,10 @@ def today_page() -> rx.Component:
         field_runtime(view="worklist"),
         rx.heading("Today", size="7", as_="h1"),
         rx.cond(info["loaded"].to(str) == "yes",
-                rx.text(info["month"].to(str), " · ", info["days_left"].to(str),
-                        " days left in the month", color_scheme="gray")),
+                rx.cond(info["practices"].to(str) != "",
+                        rx.text(info["practices"].to(str), color_scheme="gray"),
+                        rx.text(info["month"].to(str), " · ", info["days_left"].to(str),
+                                " days left in the month", color_scheme="gray"))),
         rx.el.input(type="search", placeholder="Search by name or MRN", aria_label="Search",
                     on_change=rx.Var("((ev) => window.ccmField.setSearch(ev.target.value))")
                     .to(rx.vars.FunctionVar, rx.EventChain),
