@@ -306,14 +306,15 @@ def _stamps(session: Session, me: User, held: list[tuple[uuid.UUID, Role]],
             client_id: uuid.UUID, now: datetime) -> dict[str, str]:
     """The change stamps as they are now: a few reads, whatever the caseload (module doc)."""
     practices = [session.get(Practice, practice_id) for practice_id, _ in held]
+    assert None not in practices
     patients = session.execute(
         sa.select(Patient.id, Patient.record_version)
         .where(Patient.id.in_(visible_everywhere(me, held)))).all()
     shared = {
         "code": documents_code(),
         "practices": [{c.name: getattr(p, c.name) for c in Practice.__table__.columns}
-                      for p in practices if p is not None],
-        "today": [local_date(now, ZoneInfo(p.timezone)) for p in practices if p is not None],
+                      for p in practices],
+        "today": [local_date(now, ZoneInfo(p.timezone)) for p in practices],
         "me": [me.name, str(me.role), me.practice_id, me.supervisor_id, me.active],
         "roles": [[str(practice_id), str(role)] for practice_id, role in held],
         "visible": sorted(str(pid) for pid, _ in patients),
