@@ -24,6 +24,6 @@ fi
 echo
 echo "ccm_pwa will be at:  http://localhost:$PORT/"
 echo "Demo sign-ins (also in $logins):"
-grep -E '^\s+(admin|supervisor|care_manager)' "$logins" || true
+grep -E '(sign-ins|^\s+(admin|supervisor|care_manager))' "$logins" || true
 echo
 exec reflex run --env prod --backend-port "$PORT" --frontend-port "$PORT"

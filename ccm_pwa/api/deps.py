@@ -7,9 +7,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from ccm_pwa.api.errors import ApiError
+from ccm_pwa.auth.access import AccessDenied, acting_in
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.auth.sessions import resolve_session, token_from_cookie_header
 from ccm_pwa.db import session_scope
@@ -36,6 +37,27 @@ def current_user(request: Request) -> User:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def acting_user(
+    request: Request, user: CurrentUser,
+    practice: Annotated[str | None, Query(
+        description="a practice id where the caller holds a role (her own without it)")] = None,
+) -> User:
+    """The caller as she acts in `?practice=` (`access.acting_in`): the supervisor and
+    month-close routes work in one practice at a time. A practice where she holds no role
+    is refused like a role she lacks (403, audited), unknown ids alike."""
+    if practice is None:
+        return user
+    with session_scope() as session:
+        try:
+            return acting_in(session=session, user=user, practice_id=practice)
+        except AccessDenied:
+            pass
+    raise role_forbidden(user, request, "practice")
+
+
+ActingUser = Annotated[User, Depends(acting_user)]
 
 
 def request_client(request: Request) -> str:

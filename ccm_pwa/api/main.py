@@ -10,6 +10,7 @@ from ccm_pwa.api.routes import (
     health,
     installations,
     months,
+    organisation,
     patients,
     push,
     reports,
@@ -41,4 +42,5 @@ api.include_router(candidates.router, prefix=API_PREFIX)
 api.include_router(team.router, prefix=API_PREFIX)
 api.include_router(review.router, prefix=API_PREFIX)
 api.include_router(months.router, prefix=API_PREFIX)
+api.include_router(organisation.router, prefix=API_PREFIX)
 api.include_router(push.router, prefix=API_PREFIX)

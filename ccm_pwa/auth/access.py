@@ -100,6 +100,44 @@ def role_in(*, session: Session, user: User, practice_id: uuid.UUID) -> Role | N
     return Role(held) if held is not None else None
 
 
+OVERSEERS = (Role.SUPERVISOR, Role.ADMIN)
+
+
+def acting_in(*, session: Session, user: User, practice_id: uuid.UUID | str) -> User:
+    """The user as she acts in one practice: the same id and name, that practice, her role
+    and supervisor there. AccessDenied where she holds no role (or the id is malformed).
+
+    The screens and reports work in one practice at a time with `viewer.practice_id` and
+    `viewer.role`; handing them this stand-in makes them work in that practice with her
+    role there, with no second code path. For her own practice it is the user herself.
+    The stand-in is transient and never saved: a flush would try to insert a second row
+    with her id and fail loudly. It carries no password hash nor TOTP secret.
+    """
+    wanted = id_or_denied(practice_id)
+    if wanted == user.practice_id:
+        return user
+    held = session.execute(sa.select(PracticeRole.role, PracticeRole.supervisor_id).where(
+        PracticeRole.user_id == user.id, PracticeRole.practice_id == wanted)).first()
+    if held is None:
+        raise AccessDenied
+    return stand_in(user, wanted, Role(held.role), held.supervisor_id)
+
+
+def stand_in(user: User, practice_id: uuid.UUID, role: Role,
+             supervisor_id: uuid.UUID | None) -> User:
+    """`user` with the role and supervisor she holds in another practice (`acting_in`)."""
+    columns = {name: getattr(user, name) for name in User.model_fields}
+    return User(**{**columns, "practice_id": practice_id, "role": role,
+                   "supervisor_id": supervisor_id, "password_hash": "", "totp_secret": None})
+
+
+def overseen_practices(*, session: Session, user: User) -> list[uuid.UUID]:
+    """The practices where she is a supervisor or admin, her own first: the ones whose
+    Team, Program, review and month close she may open."""
+    return [practice_id for practice_id, role in roles_held(session=session, user=user)
+            if role in OVERSEERS]
+
+
 def id_or_denied(value: uuid.UUID | str) -> uuid.UUID:
     """An id from a request or a screen; a malformed one is refused like an unknown one,
     so a caller learns nothing from the difference."""

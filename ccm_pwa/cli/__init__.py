@@ -67,8 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
                               help="join (or start) the organisation of this name; without "
                                    "it the practice is an organisation of its own")
 
-    demo = commands.add_parser("demo", help="create (or replace) the demo practice")
+    demo = commands.add_parser("demo", help="create (or replace) the demo organisation: "
+                                            "two practices and a managed care manager")
     demo.add_argument("--patients", type=_positive_int, default=300)
+    demo.add_argument("--partner-patients", type=_non_negative_int, default=None,
+                      help="patients of the partner practice (New York; default: a quarter "
+                           "of --patients; 0: one practice only)")
     demo.add_argument("--care-managers", type=_positive_int, default=5)
     demo.add_argument("--seed", type=_non_negative_int, default=1)
     demo.add_argument("--today", type=_iso_date, default=None,

@@ -36,7 +36,7 @@ def candidate_rows(*, session: Session, user: User,
     """
     held = held or [(user.practice_id, user.role)]
     practice_names = dict(session.execute(sa.select(Practice.id, Practice.name).where(
-        Practice.id.in_([practice_id for practice_id, _ in held]))).tuples().all()
+        Practice.id.in_([practice_id for practice_id, _ in held]))).all()
     ) if len(held) > 1 else {}
     patients = list(session.exec(
         select(Patient).where(Patient.id.in_(visible_everywhere(user, held)),

@@ -2,6 +2,13 @@
 
 Every random choice comes from one seeded `random.Random`, ids included, and every
 timestamp from the given `today`, so two runs with the same arguments produce the same rows.
+
+With `partner_patients`, the demo is an organisation (managed and hybrid CCM, issue 17):
+Riverbend (Chicago) and its partner Northside (New York). Riverbend's supervisor also
+supervises the managed team at Northside, where Riverbend's care manager Zoe Martin works
+patients beside Northside's own care manager, under Northside's own supervisor. The
+partner is drawn after everything Riverbend's practice draws, so Riverbend's rows are the
+same with or without it.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from ccm_pwa.models import (
     User,
 )
 from ccm_pwa.services import demo_data as data
+from ccm_pwa.services.practice_roles import grant_role
 from ccm_pwa.services.practices import create_practice
 from ccm_pwa.services.purge import delete_practice
 from ccm_pwa.services.rollups import rebuild_rollups
@@ -49,6 +57,10 @@ from ccm_pwa.services.users import create_user
 DEMO_PRACTICE_NAME = "Riverbend Family Medicine (demo)"
 DEMO_TIMEZONE = "America/Chicago"
 DEMO_DOMAIN = "riverbend.example"
+PARTNER_PRACTICE_NAME = "Northside Internal Medicine (demo)"
+PARTNER_TIMEZONE = "America/New_York"
+PARTNER_DOMAIN = "northside.example"
+MANAGED_HOME_PATIENTS = 4  # the managed care manager's own Riverbend patients
 
 
 @dataclass
@@ -58,11 +70,14 @@ class DemoLogin:
     role: str
     password: str
     totp_secret: str
+    practice: str = DEMO_PRACTICE_NAME
+    also: str = ""  # her roles in the other practice, for the printed sign-ins
 
 
 @dataclass
 class DemoResult:
     practice_id: uuid.UUID
+    partner_id: uuid.UUID | None = None
     logins: list[DemoLogin] = field(default_factory=list)
     patients: int = 0
     time_entries: int = 0
@@ -79,11 +94,14 @@ class _Ids:
 
 
 def create_demo_practice(
-    *, session: Session, patients: int, care_managers: int, seed: int, today: date
+    *, session: Session, patients: int, care_managers: int, seed: int, today: date,
+    partner_patients: int = 0,
 ) -> DemoResult:
-    """Replace any previous demo practice with a fresh one built from `seed`."""
-    for old in session.exec(select(Practice).where(Practice.name == DEMO_PRACTICE_NAME)):
-        delete_practice(session=session, practice_id=old.id)
+    """Replace any previous demo practice (and partner) with a fresh one built from `seed`;
+    with `partner_patients`, the two-practice organisation of the module docstring."""
+    for name in (PARTNER_PRACTICE_NAME, DEMO_PRACTICE_NAME):  # the partner's roles first
+        for old in session.exec(select(Practice).where(Practice.name == name)):
+            delete_practice(session=session, practice_id=old.id)
     session.expunge_all()  # the rows were deleted underneath the ORM
     rng = random.Random(seed)
     ids = _Ids(rng)
@@ -104,6 +122,10 @@ def create_demo_practice(
     result.patients = patients
     session.flush()
     _plant_double_logged_time(session, practice, staff, today, zone, seed, result)
+    if partner_patients:
+        partner = _create_partner(session, practice, rng, ids, staff, patients,
+                                  partner_patients, today, result)
+        rebuild_rollups(session=session, practice=partner)
     rebuild_rollups(session=session, practice=practice)
     return result
 
@@ -117,13 +139,14 @@ class _Staff:
     busy: dict[uuid.UUID, list[tuple[datetime, datetime]]] = field(default_factory=dict)
 
 
-def _create_staff(session, practice, rng, ids, count, result) -> _Staff:
+def _adder(session, practice, rng, ids, result, domain: str = DEMO_DOMAIN):
+    """A function adding one ready-to-use demo account of `practice`."""
     def add(email: str, name: str, role: Role, kind: PerformerKind, credential: str,
             sup: uuid.UUID | None = None, npi: str = "") -> User:
         password = "".join(rng.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(12))
         secret = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(32))
         new = create_user(
-            session=session, practice_id=practice.id, email=f"{email}@{DEMO_DOMAIN}", name=name,
+            session=session, practice_id=practice.id, email=f"{email}@{domain}", name=name,
             role=role, performer_kind=kind, credential=credential, supervisor_id=sup,
             password=password, totp_secret=secret, user_id=ids.next(),
         )
@@ -132,8 +155,14 @@ def _create_staff(session, practice, rng, ids, count, result) -> _Staff:
         # Demo accounts are ready to use: sign in with the printed password and TOTP secret.
         new.user.must_change_password = False
         new.user.totp_enrolled_at = practice.created_at
-        result.logins.append(DemoLogin(new.user.email, name, role.value, password, secret))
+        result.logins.append(DemoLogin(new.user.email, name, role.value, password, secret,
+                                       practice.name))
         return new.user
+    return add
+
+
+def _create_staff(session, practice, rng, ids, count, result) -> _Staff:
+    add = _adder(session, practice, rng, ids, result)
 
     add("admin", "Pat Admin", Role.ADMIN, PerformerKind.NON_CLINICAL, "")
     supervisor = add("supervisor", "Renee Walsh", Role.SUPERVISOR, PerformerKind.CLINICAL_STAFF,
@@ -162,7 +191,49 @@ def _pick_weighted(rng: random.Random, options: list[tuple[object, float]]) -> o
     return options[-1][0]
 
 
-def _create_patient(session, practice, rng, ids, index, staff, today, zone, result) -> None:
+def _create_partner(session, home, rng, ids, home_staff, home_patients, count, today,
+                    result) -> Practice:
+    """Northside, its own staff, and the managed team working it (module docstring)."""
+    zone = ZoneInfo(PARTNER_TIMEZONE)
+    partner = create_practice(session=session, name=PARTNER_PRACTICE_NAME,
+                              timezone=PARTNER_TIMEZONE, practice_id=ids.next(),
+                              organisation=session.get(Organisation, home.organisation_id).name)
+    partner.created_at = home.created_at
+    session.flush()
+    result.partner_id = partner.id
+    renee = home_staff.supervisor
+    zoe = _adder(session, home, rng, ids, result)(
+        "zoe", "Zoe Martin", Role.CARE_MANAGER, PerformerKind.CLINICAL_STAFF, "RN", renee.id)
+    add = _adder(session, partner, rng, ids, result, PARTNER_DOMAIN)
+    add("admin", "Ines Admin", Role.ADMIN, PerformerKind.NON_CLINICAL, "")
+    grace = add("supervisor", "Grace Lin", Role.SUPERVISOR, PerformerKind.CLINICAL_STAFF, "RN")
+    doctor = add("dr.abara", "Dr. Ada Abara", Role.CARE_MANAGER,
+                 PerformerKind.BILLING_PRACTITIONER, "MD", npi="1679576722")
+    luis = add("luis", "Luis Ortega", Role.CARE_MANAGER, PerformerKind.CLINICAL_STAFF, "LPN",
+              grace.id)
+    session.flush()
+    for user, role, supervisor in ((renee, Role.SUPERVISOR, None),
+                                   (zoe, Role.CARE_MANAGER, renee)):
+        grant_role(session=session, user=user, practice=partner, role=role,
+                   supervisor=supervisor, now=home.created_at)
+        login = next(x for x in result.logins if x.email == user.email)
+        login.also = f"{role.value} at {partner.name}"
+    managed = _Staff(renee, [zoe], home_staff.practitioners, home_staff.busy)
+    for index in range(MANAGED_HOME_PATIENTS):
+        _create_patient(session, home, rng, ids, home_patients + index, managed, today,
+                        ZoneInfo(home.timezone), result)
+    # hybrid: Northside's patients alternate between its own Luis and the managed team's Zoe
+    own_and_managed = _Staff(grace, [luis, zoe], [doctor], home_staff.busy)
+    for index in range(count):
+        _create_patient(session, partner, rng, ids, index, own_and_managed, today, zone,
+                        result, mrn_prefix="NS")
+    result.patients += MANAGED_HOME_PATIENTS + count
+    session.flush()
+    return partner
+
+
+def _create_patient(session, practice, rng, ids, index, staff, today, zone, result,
+                    mrn_prefix: str = "RB") -> None:
     program = _pick_weighted(rng, [(Program.CCM, 0.75), (Program.COMPLEX_CCM, 0.12),
                                    (Program.PCM, 0.13)])
     status = _pick_weighted(rng, [
@@ -174,7 +245,8 @@ def _create_patient(session, practice, rng, ids, index, staff, today, zone, resu
     practitioner = staff.practitioners[index % len(staff.practitioners)]
     birth = date(1934, 1, 1) + timedelta(days=rng.randrange(0, 365 * 27))
     patient = Patient(
-        id=ids.next(), practice_id=practice.id, mrn=f"RB{100000 + index * 7 + rng.randrange(7)}",
+        id=ids.next(), practice_id=practice.id,
+        mrn=f"{mrn_prefix}{100000 + index * 7 + rng.randrange(7)}",
         given_name=rng.choice(data.GIVEN_NAMES), family_name=rng.choice(data.FAMILY_NAMES),
         birth_date=birth, phone=f"+1-312-555-01{rng.randrange(100):02d}",
         preferred_language=rng.choice(data.LANGUAGES), care_manager_id=manager.id,

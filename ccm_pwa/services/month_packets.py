@@ -3,7 +3,8 @@
 The CSV is exactly `billing_report.rows_as_csv(claim_rows(...))`, the report billing
 staff already use (one line per claim line). A packet is `audit_packet` rendered by
 `render_packet_html`: consent record, care plan in force at month end, every counted and
-excluded minute with its reason. `packets_zip` bundles them for one download;
+excluded minute with its reason. `packets_zip` bundles them for one download,
+`practices_zip` those of every practice she oversees (one folder each);
 `write_packets` writes the same files into a directory (the CLI, an archive job).
 
 A supervisor gets the rows and packets of her team's patients; an admin (or no viewer,
@@ -13,6 +14,7 @@ the CLI) gets the whole practice. Callers audit the export; the routes do.
 from __future__ import annotations
 
 import io
+import uuid
 import zipfile
 from html import escape
 from pathlib import Path
@@ -55,6 +57,11 @@ def packet_files(*, session: Session, practice: Practice, month: YearMonth,
     """(name, content) of `claims.csv`, `index.html` and `packets/<MRN>.html` per billed
     patient, in MRN order."""
     rows = month_claim_rows(session=session, practice=practice, month=month, viewer=viewer)
+    return _files(session, practice, month, rows)
+
+
+def _files(session: Session, practice: Practice, month: YearMonth,
+           rows: list[ClaimRow]) -> list[tuple[str, bytes]]:
     mrns = sorted({r.mrn for r in rows})
     patients = {p.mrn: p for p in session.exec(select(Patient).where(
         Patient.practice_id == practice.id, Patient.mrn.in_(mrns)))} if mrns else {}
@@ -76,6 +83,29 @@ def packets_zip(*, session: Session, practice: Practice, month: YearMonth,
                                           viewer=viewer):
             archive.writestr(f"ccm-{month}/{name}", content)
     return buffer.getvalue()
+
+
+def practices_zip(*, session: Session, month: YearMonth,
+                  viewers: list[tuple[Practice, User]]) -> tuple[bytes, dict[uuid.UUID, set[str]]]:
+    """The month of several practices in one ZIP: one folder per practice (its name), each
+    holding exactly what that practice's `packets_zip` holds for that viewer (her stand-in
+    there, `access.acting_in`). Each practice's claims stay its own file: the practices
+    bill under their own NPIs. Also returns each practice's billed MRNs, for the audit."""
+    buffer = io.BytesIO()
+    billed: dict[uuid.UUID, set[str]] = {}
+    taken: set[str] = set()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for practice, viewer in viewers:
+            rows = month_claim_rows(session=session, practice=practice, month=month,
+                                    viewer=viewer)
+            billed[practice.id] = {r.mrn for r in rows}
+            folder = _safe(practice.name)
+            if folder in taken:  # two practices of one name: the id tells them apart
+                folder = f"{folder}-{str(practice.id)[:8]}"
+            taken.add(folder)
+            for name, content in _files(session, practice, month, rows):
+                archive.writestr(f"ccm-{month}/{folder}/{name}", content)
+    return buffer.getvalue(), billed
 
 
 def write_packets(*, session: Session, practice: Practice, month: YearMonth,

@@ -47,10 +47,12 @@ class TeamRow:
     CCM 60/90/120, PCM 30/60/90). `at_risk_patients`: not billable, not blocked, and the
     pace so far does not reach a base code by month end (for a past month: missed).
     `blocked_patients`: no time can help (consent, conditions, care plan).
-    `minutes_this_week`: time she logged herself (any patient, not voided) in the current
-    practice-local ISO week, whatever `month` is. `review_items`: undecided review-queue
-    items about her patients (or pushed by her). `last_activity_at`: newest received time
-    entry or note by her, practice-local ISO-8601.
+    `minutes_this_week`: time she logged herself (any patient of this practice, not voided)
+    in the current practice-local ISO week, whatever `month` is. `review_items`: undecided
+    review-queue items about her patients (or pushed by her). `last_activity_at`: newest
+    received time entry or note by her about a patient of this practice, practice-local
+    ISO-8601. A managed-team member's work in her other practices is not this practice's
+    to see, so neither figure counts it.
     """
 
     care_manager_id: str | None  # None: the "Unassigned" row (admins only)
@@ -108,8 +110,8 @@ def team_today(*, session: Session, viewer: User, month: YearMonth,
                 rollup.practitioner_seconds if rollup else 0), month, today)
                 for lane in lanes):
             row["at_risk"] += 1
-    week = _week_minutes(session, member_ids, today, zone)
-    last = _last_activity(session, member_ids)
+    week = _week_minutes(session, member_ids, practice, today, zone)
+    last = _last_activity(session, member_ids, practice)
     reviews = _review_counts(session, viewer, practice, month, now)
     people: list[User | None] = list(members)
     if None in totals:
@@ -162,8 +164,8 @@ def _rollups(session: Session, ids: list[uuid.UUID],
     return found
 
 
-def _week_minutes(session: Session, member_ids: list[uuid.UUID], today: date,
-                  zone: ZoneInfo) -> dict[uuid.UUID, int]:
+def _week_minutes(session: Session, member_ids: list[uuid.UUID], practice: Practice,
+                  today: date, zone: ZoneInfo) -> dict[uuid.UUID, int]:
     """Minutes each person logged in the practice-local ISO week (Monday to Sunday)."""
     if not member_ids:
         return {}
@@ -173,20 +175,26 @@ def _week_minutes(session: Session, member_ids: list[uuid.UUID], today: date,
     voided = sa.select(TimeEntryVoid.time_entry_id)
     rows = session.execute(
         sa.select(TimeEntry.performer_id, sa.func.sum(TimeEntry.duration_seconds))
+        .join(Patient, Patient.id == TimeEntry.patient_id)
         .where(TimeEntry.performer_id.in_(member_ids), TimeEntry.started_at >= start,
-               TimeEntry.started_at < end, TimeEntry.id.not_in(voided))
+               TimeEntry.started_at < end, TimeEntry.id.not_in(voided),
+               Patient.practice_id == practice.id)
         .group_by(TimeEntry.performer_id))
     return {performer: int(seconds or 0) // 60 for performer, seconds in rows}
 
 
-def _last_activity(session: Session, member_ids: list[uuid.UUID]) -> dict[uuid.UUID, datetime]:
+def _last_activity(session: Session, member_ids: list[uuid.UUID],
+                   practice: Practice) -> dict[uuid.UUID, datetime]:
     if not member_ids:
         return {}
     latest: dict[uuid.UUID, datetime] = {}
-    for column, owner in ((TimeEntry.received_at, TimeEntry.performer_id),
-                          (Note.received_at, Note.author_id)):
-        for person, at in session.execute(sa.select(owner, sa.func.max(column))
-                                          .where(owner.in_(member_ids)).group_by(owner)):
+    for column, owner, about in ((TimeEntry.received_at, TimeEntry.performer_id,
+                                  TimeEntry.patient_id),
+                                 (Note.received_at, Note.author_id, Note.patient_id)):
+        for person, at in session.execute(
+                sa.select(owner, sa.func.max(column)).join(Patient, Patient.id == about)
+                .where(owner.in_(member_ids), Patient.practice_id == practice.id)
+                .group_by(owner)):
             if at is None:
                 continue
             at = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))

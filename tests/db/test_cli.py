@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,18 +59,30 @@ def test_upgrade_demo_and_user_add(db_url: str, tmp_path: Path) -> None:
     demo = run_cli("demo", "--patients", "12", "--care-managers", "2", "--seed", "4",
                    "--today", "2026-11-23", db_url=db_url)
     assert demo.returncode == 0, demo.stderr
-    assert "12 patients" in demo.stdout
+    # 12 at Riverbend, 4 of the managed care manager's there, 3 (a quarter) at Northside
+    assert "demo loaded: 2 practices, 19 patients" in demo.stdout
     assert "supervisor@riverbend.example" in demo.stdout
+    assert "Northside Internal Medicine (demo) sign-ins" in demo.stdout
+    assert re.search(r"zoe@riverbend\.example .*\(also care_manager at Northside", demo.stdout)
+    unsaid = run_cli("user", "add", "--email", "Nurse.Kim@Example.org", "--name", "Kim Nurse",
+                     "--role", "care_manager", db_url=db_url)
+    assert unsaid.returncode == 2
+    assert "several practices exist: say which with --practice" in unsaid.stderr
     added = run_cli("user", "add", "--email", "Nurse.Kim@Example.org", "--name", "Kim Nurse",
-                    "--role", "care_manager", "--credential", "RN", db_url=db_url)
+                    "--role", "care_manager", "--credential", "RN",
+                    "--practice", "Riverbend Family Medicine (demo)", db_url=db_url)
     assert added.returncode == 0, added.stderr
     assert "otpauth://totp/ccm_pwa:nurse.kim%40example.org?secret=" in added.stdout
     again = run_cli("user", "add", "--email", "nurse.kim@example.org", "--name", "Kim",
-                    "--role", "care_manager", db_url=db_url)
+                    "--role", "care_manager", "--practice", "Riverbend Family Medicine (demo)",
+                    db_url=db_url)
     assert again.returncode == 2
     assert again.stderr.strip() == "ccm-pwa: error: a user with email nurse.kim@example.org " \
                                    "already exists"
-
+    alone = run_cli("demo", "--patients", "12", "--care-managers", "2", "--seed", "4",
+                    "--today", "2026-11-23", "--partner-patients", "0", db_url=db_url)
+    assert "demo loaded: 1 practice, 12 patients" in alone.stdout, alone.stderr
+    assert "northside" not in alone.stdout.lower()
 
 
 def test_a_closed_pipe_is_not_an_error(db_url: str, tmp_path) -> None:

@@ -10,8 +10,10 @@ changes no clinical or account rows.
 from __future__ import annotations
 
 import inspect
+import io
 import typing
 import uuid
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
@@ -161,10 +163,13 @@ def _app_handlers() -> list[tuple[type[State], str]]:
 HANDLERS = _app_handlers()
 
 
-def _state_for(state_cls: type[State], token: str) -> State:
+def _state_for(state_cls: type[State], token: str, practice_id: uuid.UUID) -> State:
+    """The page's URL asks for `practice_id` (the supervisor screens' practice picker, which
+    must not open a practice where she oversees nothing)."""
     root = State(_reflex_internal_init=True)
     root.router_data = {"headers": {"cookie": f"ccm_session={token}", "user-agent": "pytest"},
-                        "token": "test-client-token", "pathname": "/", "query": {}}
+                        "token": "test-client-token", "pathname": "/", "query": {},
+                        "asPath": f"/?practice={practice_id}"}
     root.router = RouterData.from_router_data(root.router_data)
     return root.get_substate(state_cls.get_full_name().split("."))
 
@@ -227,7 +232,7 @@ def test_handler_denies_other_caseloads(world: World, session: Session, who: str
     token = create_session(session=session, user=intruder, now=datetime.now(UTC))
     session.commit()
     before = _guarded_counts(session)
-    state = _state_for(state_cls, token)
+    state = _state_for(state_cls, token, foreign.practice_id)
     fn = state_cls.event_handlers[handler_name].fn
     args, takes_ids = _arguments(fn, str(foreign.id))
     try:
@@ -317,14 +322,16 @@ def _body(path: str, foreign: Patient) -> dict[str, object]:
     return {"reason": "asked to"}
 
 
+@pytest.mark.parametrize("naming_the_practice", [False, True], ids=["", "practice"])
 @pytest.mark.parametrize("who", ["shared", "north_admin", "other_admin"])
 @pytest.mark.parametrize(("method", "path"), _route_calls())
 def test_route_reveals_nothing_across_the_practice_boundary(world: World, session: Session,
-                                                            who: str, method: str,
-                                                            path: str) -> None:
+                                                            who: str, method: str, path: str,
+                                                            naming_the_practice: bool) -> None:
     """Every route, signed in as someone with roles in other practices (or in two), given
-    ids from the practice or caseload she has no claim on: refused or empty, never a
-    foreign patient in the answer, never a clinical row written."""
+    ids from the practice or caseload she has no claim on (and, once more, `?practice=`
+    naming that patient's practice): refused or empty, never a foreign patient in the
+    answer (zips opened), never a clinical row written."""
     if (method, path) in PUBLIC_ROUTES:
         pytest.skip("public by design")
     intruder: User = getattr(world, who)
@@ -337,17 +344,28 @@ def test_route_reveals_nothing_across_the_practice_boundary(world: World, sessio
     filled = (path.replace("{patient_id}", str(foreign.id)).replace("{month}", "2026-11")
               .replace("{care_manager_id}", str(manager.id))
               .replace("{entry_id}", str(world.entry_shared.id)))
-    response = client.request(method, filled,
-                              params={"month": "2026-11", "client_id": str(uuid.uuid4())},
+    params = {"month": "2026-11", "client_id": str(uuid.uuid4())}
+    if naming_the_practice:
+        params["practice"] = str(foreign.practice_id)
+    response = client.request(method, filled, params=params,
                               json=_body(path, foreign) if method == "POST" else None,
                               follow_redirects=False)
     assert response.status_code < 500, (method, path, response.status_code, response.text)
-    text = response.content.decode("utf-8", "replace")
+    text = _readable(response.content)
     for patient in (getattr(world, name) for name in FORBIDDEN[who]):
         assert patient.mrn not in text and patient.family_name not in text, (method, path)
     if (method, path) not in OWN_ACCOUNT_OR_PRACTICE:
         session.expire_all()
         assert _guarded(session, ROUTE_GUARDED) == before, (method, path)
+
+
+def _readable(content: bytes) -> str:
+    """The answer as text; a zip's members unpacked (deflated, an MRN would not show)."""
+    if not content.startswith(b"PK"):
+        return content.decode("utf-8", "replace")
+    archive = zipfile.ZipFile(io.BytesIO(content))
+    return "\n".join(archive.read(name).decode("utf-8", "replace")
+                     for name in archive.namelist())
 
 
 def _guarded(session: Session, models: list) -> dict[str, int]:

@@ -284,7 +284,8 @@ def serve_demo(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str],
     demo = subprocess.run(
         [*cli, "demo", "--patients", "60", "--care-managers", "5", "--seed", "5"],
         cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    logins = tuple(DemoLogin(*line.split()) for line in demo.stdout.splitlines()
+    # "  role  email  password  secret  (also ...)": the first four columns
+    logins = tuple(DemoLogin(*line.split()[:4]) for line in demo.stdout.splitlines()
                    if line.startswith("  "))
     port = _free_port()
     app = DemoApp(f"http://127.0.0.1:{port}/", env, logins, data_dir, port, deployment)

@@ -12,6 +12,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
+from ccm_pwa.services.demo_practice import DEMO_PRACTICE_NAME
 from tests.e2e.conftest import ROOT, DemoApp, fresh_code, pass_the_lock
 
 pytestmark = pytest.mark.e2e
@@ -38,7 +39,8 @@ def test_new_user_enrolls_totp_from_the_page(demo_app: DemoApp, phone: Page) -> 
     email = f"nurse.{uuid.uuid4().hex[:6]}@riverbend.example"
     added = subprocess.run(
         [sys.executable, "-m", "ccm_pwa.cli", "user", "add", "--email", email, "--name",
-         "Nia Nurse", "--role", "care_manager", "--credential", "RN"],
+         "Nia Nurse", "--role", "care_manager", "--credential", "RN",
+         "--practice", DEMO_PRACTICE_NAME],
         cwd=ROOT, env=demo_app.env, capture_output=True, text=True, check=True)
     one_time = re.search(r"one-time password:\s+(\S+)", added.stdout).group(1)
 

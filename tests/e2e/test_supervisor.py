@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import io
 import re
+import time
+import uuid
 import zipfile
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from ccm_pwa.services.demo_practice import DEMO_PRACTICE_NAME, PARTNER_PRACTICE_NAME
 from tests.e2e.conftest import ARTIFACTS, DemoApp, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -115,6 +118,51 @@ def test_supervisor_reviews_and_closes_last_month(demo_app: DemoApp, laptop: Pag
     refused = phone.get_by_role("alert", name="Not accepted by the server")
     expect(refused).to_contain_text(f"{month} is closed", timeout=WAIT)
     context.close()
+    _the_partner_practice_is_still_open(demo_app, browser, month)
+
+
+def _the_partner_practice_is_still_open(demo_app: DemoApp, browser: Browser,
+                                        month: str) -> None:
+    """Riverbend closed the month; Northside has not: the managed care manager's late call
+    counts at Northside and the same at Riverbend is refused (issue 17)."""
+    from tests.e2e.test_managed_ccm import ZOE, sign_in_as
+
+    context = browser.new_context(viewport={"width": 412, "height": 915}, is_mobile=True,
+                                  has_touch=True)
+    phone = context.new_page()
+    sign_in_as(phone, demo_app, ZOE)
+    worklist = phone.get_by_role("list", name="Worklist")
+    for practice, start, accepted in ((PARTNER_PRACTICE_NAME, "03:00", True),
+                                      (DEMO_PRACTICE_NAME, "03:30", False)):
+        card = worklist.get_by_role("listitem").filter(
+            has=phone.get_by_label(f"Practice {practice}", exact=True)).first
+        expect(card).to_be_visible(timeout=WAIT)
+        name = card.get_by_role("heading").inner_text()
+        patient_id = (card.get_by_role("link", name=name).get_attribute("href") or ""
+                      ).rsplit("/", 1)[-1]
+        count = ("select count(*) from time_entry where patient_id = :patient and "
+                 "performer_id = (select id from app_user where email = :email)")
+        ((before,),) = demo_app.rows(count, patient=uuid.UUID(patient_id), email=ZOE)
+        card.get_by_role("heading").click()
+        phone.get_by_text("Add time by hand").click()
+        phone.get_by_label("Date").fill(f"{month}-15")
+        phone.get_by_label("Start time").fill(start)
+        phone.get_by_label("Minutes", exact=True).fill("12")
+        phone.get_by_role("button", name="Add entry").click()
+        refused = phone.get_by_role("alert", name="Not accepted by the server")
+        if accepted:  # the server's word: poll the database
+            deadline = time.monotonic() + WAIT / 1000
+            after = before
+            while after == before and time.monotonic() < deadline:
+                time.sleep(0.25)
+                ((after,),) = demo_app.rows(count, patient=uuid.UUID(patient_id), email=ZOE)
+            assert after == before + 1, (before, after, refused.all_inner_texts())
+            expect(phone.get_by_label("Changes waiting")).to_have_count(0, timeout=WAIT)
+            expect(refused).to_have_count(0)
+        else:
+            expect(refused).to_contain_text(f"{month} is closed", timeout=WAIT)
+        phone.get_by_role("link", name="Today").click()
+    context.close()
 
 
 @pytest.mark.parametrize("phone", ["Pixel 7"], indirect=True)
@@ -129,11 +177,15 @@ def test_supervisor_screens_on_a_phone(demo_app: DemoApp, phone: Page) -> None:
 
 def test_admin_moves_a_patient_to_another_care_manager(demo_app: DemoApp, laptop: Page
                                                        ) -> None:
-    ((mrn, owner),) = demo_app.rows("select mrn, care_manager_id from patient where "
-                                    "care_manager_id is not null order by mrn limit 1")
+    # the admin's own practice (the demo's partner practice is not hers)
+    ((mrn, owner),) = demo_app.rows(
+        "select mrn, care_manager_id from patient where care_manager_id is not null and "
+        "practice_id = (select id from practice where name = :name) order by mrn limit 1",
+        name=DEMO_PRACTICE_NAME)
     ((target_id, target),) = demo_app.rows(
         "select id, name from app_user where role = 'care_manager' and active and id != :owner "
-        "order by name limit 1", owner=owner)
+        "and practice_id = (select id from practice where name = :name) order by name limit 1",
+        owner=owner, name=DEMO_PRACTICE_NAME)
     sign_in(laptop, demo_app, "admin")
     _open(laptop, "Practice", "Practice")
     expect(laptop.get_by_label("Time zone (months and reminders follow it)")).to_have_value(

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ccm_pwa.api.deps import (
     NO_STORE,
+    ActingUser,
     CurrentUser,
     forbidden,
     json_object,
@@ -21,7 +22,7 @@ from ccm_pwa.api.deps import (
     role_forbidden,
 )
 from ccm_pwa.api.errors import ApiError
-from ccm_pwa.auth.access import AccessDenied, require_patient
+from ccm_pwa.auth.access import AccessDenied, acting_in, overseen_practices, require_patient
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.db import session_scope
 from ccm_pwa.models import Practice, User
@@ -33,7 +34,13 @@ from ccm_pwa.services.month_close import (
     month_state,
     reopen_month,
 )
-from ccm_pwa.services.month_packets import billing_csv, month_claim_rows, packet_html, packets_zip
+from ccm_pwa.services.month_packets import (
+    billing_csv,
+    month_claim_rows,
+    packet_html,
+    packets_zip,
+    practices_zip,
+)
 from ccm_pwa.services.team_scope import require_overseer
 
 router = APIRouter(prefix="/months", tags=["supervisor"])
@@ -44,7 +51,7 @@ def _checks_json(checks: list[CheckResult]) -> list[dict[str, Any]]:
 
 
 @router.get("/{month}/checks")
-def read_checks(request: Request, user: CurrentUser, month: str) -> JSONResponse:
+def read_checks(request: Request, user: ActingUser, month: str) -> JSONResponse:
     """The month's state and every close check with its findings (CheckResult)."""
     wanted = parse_path_month(month)
     now = datetime.now(UTC)
@@ -66,7 +73,7 @@ def read_checks(request: Request, user: CurrentUser, month: str) -> JSONResponse
 
 @router.post("/{month}/close", responses={409: {"description": "not ended, closed, or a "
                                                                "blocking check fails"}})
-def close(request: Request, user: CurrentUser, month: str) -> JSONResponse:
+def close(request: Request, user: ActingUser, month: str) -> JSONResponse:
     """Lock the month after its checks pass; 409 with the checks when refused."""
     wanted = parse_path_month(month)
     refused: MonthCloseError | None = None
@@ -88,7 +95,7 @@ def close(request: Request, user: CurrentUser, month: str) -> JSONResponse:
 
 
 @router.post("/{month}/reopen", responses={409: {"description": "the month is not closed"}})
-async def reopen(request: Request, user: CurrentUser, month: str) -> JSONResponse:
+async def reopen(request: Request, user: ActingUser, month: str) -> JSONResponse:
     """`{reason}`: unlock a closed month; the reason is kept and audited."""
     wanted = parse_path_month(month)
     body = await json_object(request)
@@ -113,7 +120,7 @@ def _reopen(request: Request, user: User, wanted, reason: str) -> JSONResponse:
 
 
 @router.get("/{month}/billing.csv")
-def download_csv(request: Request, user: CurrentUser, month: str) -> Response:
+def download_csv(request: Request, user: ActingUser, month: str) -> Response:
     """The billing report CSV of the month (the caller's team; an admin's: the practice)."""
     wanted = parse_path_month(month)
     try:
@@ -132,7 +139,7 @@ def download_csv(request: Request, user: CurrentUser, month: str) -> Response:
 
 
 @router.get("/{month}/packets.zip")
-def download_packets(request: Request, user: CurrentUser, month: str) -> Response:
+def download_packets(request: Request, user: ActingUser, month: str) -> Response:
     """claims.csv, index.html and one audit packet per billed patient, zipped."""
     wanted = parse_path_month(month)
     try:
@@ -149,8 +156,31 @@ def download_packets(request: Request, user: CurrentUser, month: str) -> Respons
         **NO_STORE, "Content-Disposition": f'attachment; filename="ccm-packets-{wanted}.zip"'})
 
 
+@router.get("/{month}/practices.zip")
+def download_all_practices(request: Request, user: CurrentUser, month: str) -> Response:
+    """The month of every practice where the caller is a supervisor or admin, one folder
+    per practice (its claims.csv, index.html and packets, as each `packets.zip`)."""
+    wanted = parse_path_month(month)
+    with session_scope() as session:
+        viewers = []
+        for practice_id in overseen_practices(session=session, user=user):
+            practice = session.get(Practice, practice_id)
+            assert practice is not None
+            viewers.append((practice, acting_in(session=session, user=user,
+                                                practice_id=practice_id)))
+        if viewers:
+            content, billed = practices_zip(session=session, month=wanted, viewers=viewers)
+            for practice, acting in viewers:
+                _audit_packets(session, acting, request, wanted, billed[practice.id], practice)
+    if not viewers:
+        raise role_forbidden(user, request, "months.practices_zip")
+    return Response(content, media_type="application/zip", headers={
+        **NO_STORE,
+        "Content-Disposition": f'attachment; filename="ccm-packets-{wanted}-practices.zip"'})
+
+
 @router.get("/{month}/packets/{patient_id}.html")
-def read_packet(request: Request, user: CurrentUser, month: str, patient_id: str) -> Response:
+def read_packet(request: Request, user: ActingUser, month: str, patient_id: str) -> Response:
     """One patient's audit packet for the month, printable HTML."""
     wanted = parse_path_month(month)
     try:

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ccm_pwa.api.deps import (
     NO_STORE,
-    CurrentUser,
+    ActingUser,
     json_object,
     parse_month,
     request_client,
@@ -29,7 +29,7 @@ router = APIRouter(prefix="/review", tags=["supervisor"])
 
 @router.get("/queue")
 def read_review_queue(
-    request: Request, user: CurrentUser,
+    request: Request, user: ActingUser,
     month: Annotated[str | None, Query(description="one month; default this and last")] = None,
 ) -> JSONResponse:
     """Flagged entries, rejected sync mutations and open conflicts (ReviewItem)."""
@@ -45,7 +45,7 @@ def read_review_queue(
 
 
 @router.post("/{entry_id}", responses={409: {"description": "decided already, or month closed"}})
-async def decide_entry(request: Request, user: CurrentUser, entry_id: str) -> JSONResponse:
+async def decide_entry(request: Request, user: ActingUser, entry_id: str) -> JSONResponse:
     """`{decision: "accept" | "void", reason}`; a void needs a reason."""
     body = await json_object(request)
     decision, reason = body.get("decision"), body.get("reason", "")

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from ccm_pwa.api.deps import (
     NO_STORE,
-    CurrentUser,
+    ActingUser,
     parse_month,
     request_client,
     role_forbidden,
@@ -38,7 +38,7 @@ def _month(session, user, month: str | None) -> tuple[Practice, YearMonth]:
 
 @router.get("/progress")
 def read_team_progress(
-    request: Request, user: CurrentUser,
+    request: Request, user: ActingUser,
     month: Annotated[str | None, Query(description="practice-local month, YYYY-MM")] = None,
 ) -> JSONResponse:
     """One row per care manager the caller oversees (services/team_today.TeamRow)."""
@@ -59,7 +59,7 @@ def read_team_progress(
 
 @router.get("/program")
 def read_program_month(
-    request: Request, user: CurrentUser,
+    request: Request, user: ActingUser,
     month: Annotated[str | None, Query(description="practice-local month, YYYY-MM")] = None,
     care_manager: Annotated[str | None, Query(description="a team member's user id")] = None,
 ) -> JSONResponse:
@@ -83,7 +83,7 @@ def read_program_month(
 
 @router.get("/{care_manager_id}/worklist")
 def read_member_worklist(
-    request: Request, user: CurrentUser, care_manager_id: str,
+    request: Request, user: ActingUser, care_manager_id: str,
     month: Annotated[str | None, Query(description="practice-local month, YYYY-MM")] = None,
 ) -> JSONResponse:
     """A team member's worklist as she sees it (GET /worklist's body)."""

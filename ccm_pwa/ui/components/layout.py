@@ -43,19 +43,21 @@ def _nav_link(label: str, href: str) -> rx.Component:
 
 def navigation() -> rx.Component:
     overseer = (AuthState.user_role != "care_manager") & (AuthState.user_role != "")
-    return rx.hstack(
+    oversees = AuthState.overseen > 0  # here or in another practice of her organisation
+    return rx.el.nav(rx.hstack(
         _nav_link("Today", "/"),
-        rx.cond(overseer, _nav_link("Team", "/team")),
-        rx.cond(overseer, _nav_link("Program", "/program")),
-        rx.cond(overseer, _nav_link("Review", "/review")),
-        rx.cond(overseer, _nav_link("Month close", "/months")),
+        rx.cond(AuthState.overseen > 1, _nav_link("All practices", "/organisation")),
+        rx.cond(oversees, _nav_link("Team", "/team")),
+        rx.cond(oversees, _nav_link("Program", "/program")),
+        rx.cond(oversees, _nav_link("Review", "/review")),
+        rx.cond(oversees, _nav_link("Month close", "/months")),
         rx.cond(overseer, _nav_link("Audit log", "/audit")),
         rx.cond(AuthState.user_role == "admin", _nav_link("Users", "/admin/users")),
         rx.cond(AuthState.user_role == "admin", _nav_link("Practice", "/admin/practice")),
         rx.cond(AuthState.user_role == "admin", _nav_link("Status", "/status")),
         _nav_link("My account", "/account"),
-        spacing="4", wrap="wrap", as_="nav", aria_label="Main",
-    )
+        spacing="4", wrap="wrap",
+    ), aria_label="Main")
 
 
 def app_shell(*children: rx.Component) -> rx.Component:

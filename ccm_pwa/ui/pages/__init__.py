@@ -9,6 +9,7 @@ from ccm_pwa.ui.pages import (
     care_plan,
     login,
     month_close,
+    organisation,
     patient,
     program,
     review,
@@ -18,5 +19,5 @@ from ccm_pwa.ui.pages import (
 )
 
 __all__ = ["account", "account_setup", "admin_practice", "admin_users", "audit_log",
-           "care_plan", "login", "month_close", "patient", "program", "review", "status",
-           "team", "today"]
+           "care_plan", "login", "month_close", "organisation", "patient", "program",
+           "review", "status", "team", "today"]

@@ -12,6 +12,7 @@ from ccm_pwa.db import session_scope
 from ccm_pwa.services.close_checks import CheckResult, close_checks
 from ccm_pwa.services.month_close import MonthCloseError, close_month, month_state, reopen_month
 from ccm_pwa.ui.components.layout import app_shell
+from ccm_pwa.ui.components.practice_picker import practice_picker
 from ccm_pwa.ui.components.styles import BIG, INPUT
 from ccm_pwa.ui.states.auth import AuthState
 from ccm_pwa.ui.states.supervisor import SupervisorState, parse_month, this_month
@@ -129,10 +130,14 @@ def _check(row: rx.Var[dict[str, str]]) -> rx.Component:
 @rx.page(route="/months", title="Month close · ccm_pwa",
          on_load=[AuthState.guard, MonthCloseState.load])
 def month_close_page() -> rx.Component:
-    csv = "/api/v1/months/" + MonthCloseState.month + "/billing.csv"
-    packets = "/api/v1/months/" + MonthCloseState.month + "/packets.zip"
+    csv = ("/api/v1/months/" + MonthCloseState.month + "/billing.csv"
+           + MonthCloseState.practice_query)
+    packets = ("/api/v1/months/" + MonthCloseState.month + "/packets.zip"
+               + MonthCloseState.practice_query)
+    every = "/api/v1/months/" + MonthCloseState.month + "/practices.zip"
     return app_shell(
         rx.heading("Month close", size="7", as_="h1"),
+        practice_picker("/months"),
         rx.form(rx.flex(
             rx.el.label("Month", html_for="close-month", style={"fontWeight": 500}),
             rx.el.input(id="close-month", name="month", type="month",
@@ -140,6 +145,8 @@ def month_close_page() -> rx.Component:
                         style={"minHeight": "44px", "fontSize": "16px"}),
             rx.button("Open month", type="submit", size="3"),
             gap="2", wrap="wrap", align="center"), on_submit=MonthCloseState.choose),
+        rx.text(MonthCloseState.practice_name, aria_label="Practice shown", color_scheme="gray",
+                margin_top="8px"),
         rx.text(MonthCloseState.month, " · ", MonthCloseState.closed_line,
                 aria_label="Month status", weight="medium", margin_top="8px"),
         rx.cond(~MonthCloseState.ended,
@@ -159,6 +166,9 @@ def month_close_page() -> rx.Component:
                     href=csv, is_external=True),
             rx.link(rx.button("Audit packets (zip)", size="3", variant="outline", style=BIG),
                     href=packets, is_external=True),
+            rx.cond(MonthCloseState.practice_query != "",
+                    rx.link(rx.button("All practices (zip)", size="3", variant="outline",
+                                      style=BIG), href=every, is_external=True)),
             gap="2", wrap="wrap", margin_y="8px"),
         rx.cond(MonthCloseState.checked,
                 rx.vstack(rx.foreach(MonthCloseState.checks, _check), width="100%",

@@ -13,6 +13,7 @@ from ccm_pwa.services.program_month import program_month
 from ccm_pwa.services.team_scope import require_team_member, team_members
 from ccm_pwa.ui.components.bars import bar_rows, scaled
 from ccm_pwa.ui.components.layout import app_shell
+from ccm_pwa.ui.components.practice_picker import practice_picker
 from ccm_pwa.ui.states.auth import AuthState
 from ccm_pwa.ui.states.supervisor import SupervisorState, dollars, parse_month, this_month
 
@@ -106,6 +107,7 @@ def _code_table(rows: rx.Var[list[dict[str, str]]], caption: str) -> rx.Componen
 def program_page() -> rx.Component:
     return app_shell(
         rx.heading("Program month", size="7", as_="h1"),
+        practice_picker("/program"),
         rx.form(rx.flex(
             rx.el.label("Month", html_for="program-month", style={"fontWeight": 500}),
             rx.el.input(id="program-month", name="month", type="month",
@@ -119,7 +121,8 @@ def program_page() -> rx.Component:
                          key=ProgramState.scope, style={"minHeight": "44px", "fontSize": "16px"}),
             rx.button("Show", type="submit", size="3"),
             gap="3", wrap="wrap", align="center"), on_submit=ProgramState.choose),
-        rx.text(ProgramState.scope_name, " · ", ProgramState.month, " · fees of ",
+        rx.text(ProgramState.practice_name, " · ", ProgramState.scope_name, " · ",
+                ProgramState.month, " · fees of ",
                 ProgramState.summary["fee_year"], color_scheme="gray", margin_top="8px"),
         rx.flex(_stat("enrolled", "enrolled"), _stat("billable so far", "billable"),
                 _stat("claim lines", "claim_lines"), _stat("billed so far", "revenue"),

@@ -11,6 +11,7 @@ from ccm_pwa.auth.access import AccessDenied
 from ccm_pwa.db import session_scope
 from ccm_pwa.services.review_queue import ReviewError, decide, review_queue
 from ccm_pwa.ui.components.layout import app_shell
+from ccm_pwa.ui.components.practice_picker import practice_picker
 from ccm_pwa.ui.components.styles import BIG, INPUT
 from ccm_pwa.ui.states.auth import AuthState
 from ccm_pwa.ui.states.supervisor import SupervisorState
@@ -107,6 +108,8 @@ def _item(item: rx.Var[dict[str, str]]) -> rx.Component:
 def review_page() -> rx.Component:
     return app_shell(
         rx.heading("Review queue", size="7", as_="h1"),
+        practice_picker("/review"),
+        rx.text(ReviewState.practice_name, weight="medium"),
         rx.text("Entries over 90 minutes, overlapping entries of one person, backdated manual "
                 "entries, clock-skewed or late phone entries, refused changes and care-plan "
                 "conflicts, this month and last.", size="2", color_scheme="gray"),

@@ -11,6 +11,7 @@ from ccm_pwa.db import session_scope
 from ccm_pwa.services.team_scope import require_team_member
 from ccm_pwa.services.team_today import care_manager_worklist, team_today
 from ccm_pwa.ui.components.layout import app_shell
+from ccm_pwa.ui.components.practice_picker import practice_picker
 from ccm_pwa.ui.states.auth import AuthState
 from ccm_pwa.ui.states.supervisor import SupervisorState, dollars, this_month
 
@@ -82,7 +83,9 @@ def _card(row: rx.Var[dict[str, str]]) -> rx.Component:
 def team_page() -> rx.Component:
     return app_shell(
         rx.heading("Team today", size="7", as_="h1"),
-        rx.text(TeamState.month, " · thresholds, risk (pace projection) and what needs review",
+        practice_picker("/team"),
+        rx.text(TeamState.practice_name, " · ", TeamState.month,
+                " · thresholds, risk (pace projection) and what needs review",
                 color_scheme="gray"),
         rx.grid(rx.foreach(TeamState.rows, _card), columns=rx.breakpoints(initial="1", md="2"),
                 gap="3", width="100%", margin_top="12px", role="list", aria_label="Team"),

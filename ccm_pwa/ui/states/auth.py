@@ -12,7 +12,12 @@ from datetime import UTC, datetime
 
 import reflex as rx
 
-from ccm_pwa.auth.access import AccessDenied, require_patient, require_role
+from ccm_pwa.auth.access import (
+    AccessDenied,
+    overseen_practices,
+    require_patient,
+    require_role,
+)
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.auth.sessions import resolve_session, token_from_cookie_header
 from ccm_pwa.db import session_scope
@@ -27,6 +32,9 @@ class AuthState(rx.State):
 
     user_name: str = ""
     user_role: str = ""
+    # practices where she is a supervisor or admin (maybe not her own): the team screens'
+    # links, and "All practices" from two on
+    overseen: int = 0
     _user_id: str = ""
 
     def _client(self) -> str:
@@ -87,9 +95,11 @@ class AuthState(rx.State):
             signed_in = resolve_session(session=session, token=token, now=datetime.now(UTC))
             if signed_in is None:
                 self.user_name = self.user_role = self._user_id = ""
+                self.overseen = 0
                 return rx.redirect(SIGN_IN, replace=True)
             if signed_in.needs_setup:
                 return rx.redirect(SETUP, replace=True)
             user = signed_in.user
+            self.overseen = len(overseen_practices(session=session, user=user))
         self.user_name, self.user_role, self._user_id = user.name, str(user.role), str(user.id)
         return None
