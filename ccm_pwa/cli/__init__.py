@@ -131,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     rollups = commands.add_parser("rollups", help="monthly progress rollups").add_subparsers(
         dest="rollups_command", required=True, parser_class=_Parser)
     rebuild = rollups.add_parser("rebuild", help="recompute every rollup from the time events")
-    rebuild.add_argument("--practice", default=None, help="practice name (if several)")
+    rebuild.add_argument("--practice", default=None,
+                         help="practice name (default: every practice)")
     rebuild.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
                          help="processes computing rollups (default: one per CPU)")
 

@@ -13,7 +13,7 @@ from sqlmodel import select
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.db import session_scope
 from ccm_pwa.domain.calendar import YearMonth
-from ccm_pwa.models import Patient
+from ccm_pwa.models import Patient, Practice
 from ccm_pwa.services.audit_packet_html import render_packet_html
 from ccm_pwa.services.billing_report import (
     audit_packet,
@@ -78,14 +78,21 @@ def run_packet(args: argparse.Namespace) -> int:
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
+    """Without --practice, every practice: a rebuild is an operator's repair of the whole
+    installation (after a restore, an upgrade), not one practice's report."""
     try:
         with session_scope() as session:
-            practice = choose_practice(session=session, name=args.practice)
-            written = rebuild_rollups(session=session, practice=practice,
-                                      workers=args.workers)
+            practices = ([choose_practice(session=session, name=args.practice)]
+                         if args.practice else
+                         list(session.exec(select(Practice).order_by(Practice.name))))
+            if not practices:
+                return _fail("no practice yet: run `ccm-pwa practice add` or `ccm-pwa demo`")
+            for practice in practices:
+                written = rebuild_rollups(session=session, practice=practice,
+                                          workers=args.workers)
+                print(f"rebuilt {written} patient-month rollups for {practice.name}")
     except PracticeError as exc:
         return _fail(str(exc))
-    print(f"rebuilt {written} patient-month rollups for {practice.name}")
     return 0
 
 

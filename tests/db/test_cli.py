@@ -64,6 +64,10 @@ def test_upgrade_demo_and_user_add(db_url: str, tmp_path: Path) -> None:
     assert "supervisor@riverbend.example" in demo.stdout
     assert "Northside Internal Medicine (demo) sign-ins" in demo.stdout
     assert re.search(r"zoe@riverbend\.example .*\(also care_manager at Northside", demo.stdout)
+    rebuilt = run_cli("rollups", "rebuild", "--workers", "1", db_url=db_url)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert re.findall(r"rollups for (.+)", rebuilt.stdout) == [
+        "Northside Internal Medicine (demo)", "Riverbend Family Medicine (demo)"]
     unsaid = run_cli("user", "add", "--email", "Nurse.Kim@Example.org", "--name", "Kim Nurse",
                      "--role", "care_manager", db_url=db_url)
     assert unsaid.returncode == 2

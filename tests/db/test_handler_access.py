@@ -26,6 +26,7 @@ from reflex.state import State
 from sqlmodel import Session
 
 import ccm_pwa.ccm_pwa  # noqa: F401  (imports every page, so every state is registered)
+from ccm_pwa import db
 from ccm_pwa.api.main import api
 from ccm_pwa.auth.access import AccessDenied
 from ccm_pwa.auth.audit import record_audit
@@ -44,6 +45,7 @@ from ccm_pwa.models import (
     User,
 )
 from ccm_pwa.services.users import create_user
+from ccm_pwa.ui.states.auth import AuthState
 
 PUBLIC_ROUTES = {
     ("GET", "/api/v1/health"),  # monitoring: no PHI
@@ -163,13 +165,14 @@ def _app_handlers() -> list[tuple[type[State], str]]:
 HANDLERS = _app_handlers()
 
 
-def _state_for(state_cls: type[State], token: str, practice_id: uuid.UUID) -> State:
+def _state_for(state_cls: type[State], token: str,
+               practice_id: uuid.UUID | None = None) -> State:
     """The page's URL asks for `practice_id` (the supervisor screens' practice picker, which
     must not open a practice where she oversees nothing)."""
     root = State(_reflex_internal_init=True)
     root.router_data = {"headers": {"cookie": f"ccm_session={token}", "user-agent": "pytest"},
                         "token": "test-client-token", "pathname": "/", "query": {},
-                        "asPath": f"/?practice={practice_id}"}
+                        "asPath": f"/?practice={practice_id}" if practice_id else "/"}
     root.router = RouterData.from_router_data(root.router_data)
     return root.get_substate(state_cls.get_full_name().split("."))
 
@@ -198,8 +201,24 @@ def _guarded_counts(session: Session) -> dict[str, int]:
 
 @pytest.fixture
 def world(session: Session, db_url: str, monkeypatch: pytest.MonkeyPatch) -> World:
+    """The handlers' `session_scope()` must read this test's database. The engine of "the
+    configured database" is made once per process (`db.get_engine(None)`), so after the
+    first backend every handler read that backend's database, found no session there and
+    was "denied" whatever it did; the engine for `db_url` is handed out instead."""
     monkeypatch.setenv("CCM_DATABASE_URL", db_url)
+    engine_for = db.get_engine
+    monkeypatch.setattr(db, "get_engine", lambda url=None: engine_for(url or db_url))
     return World(session)
+
+
+def test_the_handlers_read_this_tests_database(world: World, session: Session) -> None:
+    """The fuzz below means something only if a rightful call gets in: the handlers'
+    `session_scope()` must read this test's database, on each backend in turn."""
+    token = create_session(session=session, user=world.manager_a, now=datetime.now(UTC))
+    session.commit()
+    state = _state_for(AuthState, token, world.patient_a.practice_id)
+    user, patient = state._require_patient(str(world.patient_a.id))
+    assert (user.id, patient.id) == (world.manager_a.id, world.patient_a.id)
 
 
 def test_the_app_has_handlers_to_check() -> None:
