@@ -208,3 +208,34 @@ def test_all_practices_is_for_overseers(session: Session, world: Oversight) -> N
     for user in (world.sam, world.nick, world.eve):
         with pytest.raises(AccessDenied):
             organisation_month(session=session, viewer=user, month=None, now=NOW)
+
+
+def test_the_audit_log_of_the_practice_she_picks(session: Session, world: Oversight,
+                                                 db_url: str,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each practice's log is its own: Lou's Lakeside tap-through shows in Lakeside's log,
+    his Northside one in Northside's; a practice where he oversees nothing is not offered."""
+    from ccm_pwa import db
+    from ccm_pwa.auth.sessions import create_session
+    from ccm_pwa.ui.pages.audit_log import AuditLogState
+    from tests.db.test_handler_access import _state_for
+
+    engine_for = db.get_engine
+    monkeypatch.setattr(db, "get_engine", lambda url=None: engine_for(url or db_url))
+    for viewer in (world.lou, world.lou_at_northside):
+        care_manager_worklist(session=session, viewer=viewer,
+                              care_manager_id=str(world.sam.id), month=None, now=NOW)
+    world.lou.totp_enrolled_at = NOW  # account setup done
+    session.add(world.lou)
+    token = create_session(session=session, user=world.lou, now=datetime.now(UTC))
+    session.commit()
+
+    def log(practice_id: uuid.UUID) -> tuple[str, set[str]]:
+        state = _state_for(AuditLogState, token, practice_id)
+        state._load()
+        return state.practice_name, {line["patient"] for line in state.lines
+                                     if line["action"] == "team.worklist.read"}
+
+    assert log(world.lakeside.id) == ("Lakeside", {"L1"})
+    assert log(world.northside.id) == ("Northside", {"N1"})
+    assert log(world.elsewhere.id) == ("Lakeside", {"L1"})  # not hers: her own practice

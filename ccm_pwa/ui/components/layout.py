@@ -42,7 +42,6 @@ def _nav_link(label: str, href: str) -> rx.Component:
 
 
 def navigation() -> rx.Component:
-    overseer = (AuthState.user_role != "care_manager") & (AuthState.user_role != "")
     oversees = AuthState.overseen > 0  # here or in another practice of her organisation
     return rx.el.nav(rx.hstack(
         _nav_link("Today", "/"),
@@ -51,7 +50,7 @@ def navigation() -> rx.Component:
         rx.cond(oversees, _nav_link("Program", "/program")),
         rx.cond(oversees, _nav_link("Review", "/review")),
         rx.cond(oversees, _nav_link("Month close", "/months")),
-        rx.cond(overseer, _nav_link("Audit log", "/audit")),
+        rx.cond(oversees, _nav_link("Audit log", "/audit")),
         rx.cond(AuthState.user_role == "admin", _nav_link("Users", "/admin/users")),
         rx.cond(AuthState.user_role == "admin", _nav_link("Practice", "/admin/practice")),
         rx.cond(AuthState.user_role == "admin", _nav_link("Status", "/status")),

@@ -1,4 +1,5 @@
-"""Supervisors and admins: who read or changed what, and every sign-in (newest first)."""
+"""Supervisors and admins: who read or changed what, and every sign-in (newest first), in
+one practice at a time (the practice picker, for someone overseeing several)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,16 @@ import reflex as rx
 from ccm_pwa.auth.access import AccessDenied
 from ccm_pwa.auth.audit import record_audit
 from ccm_pwa.db import session_scope
-from ccm_pwa.models import Role
 from ccm_pwa.services.audit_log import audit_lines
 from ccm_pwa.ui.components.layout import app_shell, table_caption
+from ccm_pwa.ui.components.practice_picker import practice_picker
 from ccm_pwa.ui.states.auth import AuthState
+from ccm_pwa.ui.states.supervisor import SupervisorState
 
 SHOWN = 200
 
 
-class AuditLogState(AuthState):
+class AuditLogState(SupervisorState):
     lines: list[dict[str, str]] = []
     action_filter: str = ""
 
@@ -33,12 +35,13 @@ class AuditLogState(AuthState):
         self._load()
 
     def _load(self) -> None:
-        user = self._require_user(Role.SUPERVISOR, Role.ADMIN)
+        user, practice = self._overseer()
         with session_scope() as session:
-            lines = audit_lines(session=session, practice_id=user.practice_id,
+            lines = audit_lines(session=session, practice_id=practice.id,
                                 action_contains=self.action_filter, limit=SHOWN)
             record_audit(session=session, action="audit.view", user_id=user.id,
-                         client=self._client(), detail={"filter": self.action_filter})
+                         client=self._client(), detail={"filter": self.action_filter,
+                                                        "practice": str(practice.id)})
         self.lines = [{"time": line.occurred_at[:19].replace("T", " "), "user": line.user,
                        "action": line.action, "outcome": line.outcome,
                        "patient": line.patient_mrn} for line in lines]
@@ -57,6 +60,8 @@ def _line(line: rx.Var[dict[str, str]]) -> rx.Component:
 def audit_log_page() -> rx.Component:
     return app_shell(
         rx.heading("Audit log", size="6", as_="h1"),
+        practice_picker("/audit"),
+        rx.text(AuditLogState.practice_name, weight="medium"),
         rx.text(f"The newest {SHOWN} events (times in UTC). `ccm-pwa audit export` gives all.",
                 color_scheme="gray", size="2"),
         rx.form(rx.hstack(
