@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from ccm_pwa.auth.sessions import create_session
 from ccm_pwa.models import AuditEvent, User
 from tests.api.conftest import ApiServer
+from tests.api.test_practice_oversight_routes import set_up_accounts
 from tests.db.test_organisation_month import CCM_20, CCM_ADD_ON, Overseen
 
 FIGURES = {"practice_id", "practice", "timezone", "month", "days_left", "enrolled_patients",
@@ -27,10 +28,7 @@ FIGURES = {"practice_id", "practice", "timezone", "month", "days_left", "enrolle
 @pytest.fixture
 def world(session: Session) -> Overseen:
     made = Overseen(session)
-    for user in session.exec(select(User)):
-        user.totp_enrolled_at = datetime.now(UTC)  # account setup done
-        session.add(user)
-    session.commit()
+    set_up_accounts(session)
     return made
 
 

@@ -22,13 +22,18 @@ from tests.api.conftest import ApiServer
 from tests.db.test_practice_oversight import Oversight
 
 
+def set_up_accounts(session: Session) -> None:
+    """Every user of the world has finished account setup, so a session reaches PHI."""
+    for user in session.exec(select(User)):
+        user.totp_enrolled_at = datetime.now(UTC)
+        session.add(user)
+    session.commit()
+
+
 @pytest.fixture
 def world(session: Session) -> Oversight:
     made = Oversight(session)
-    for user in session.exec(select(User)):
-        user.totp_enrolled_at = datetime.now(UTC)  # account setup done
-        session.add(user)
-    session.commit()
+    set_up_accounts(session)
     return made
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import Session, select
@@ -23,7 +23,7 @@ from ccm_pwa.auth.access import AccessDenied
 from ccm_pwa.auth.sessions import create_session
 from ccm_pwa.db import session_scope
 from ccm_pwa.domain.calendar import YearMonth
-from ccm_pwa.models import AuditEvent, EnrollmentStatus, Patient, Practice, Role, User
+from ccm_pwa.models import AuditEvent, Role, User
 from ccm_pwa.services.organisation_month import OrganisationMonth, organisation_month
 from ccm_pwa.services.practice_roles import grant_role
 from ccm_pwa.services.program_month import program_month
@@ -50,10 +50,10 @@ class Overseen(World):
                                 email="tess@x.example", name="Tess", role=Role.CARE_MANAGER,
                                 supervisor_id=self.lou.id).user
         session.flush()
-        self.l2 = self._patient(session, "L2", self.lakeside, self.tess)
-        self.l3 = self._patient(session, "L3", self.lakeside, self.tess)
-        self.l4 = self._patient(session, "L4", self.lakeside, self.sam)
-        self.n3 = self._patient(session, "N3", self.northside, None)
+        self.l2 = self.patient(session, "L2", self.lakeside, self.tess)
+        self.l3 = self.patient(session, "L3", self.lakeside, self.tess)
+        self.l4 = self.patient(session, "L4", self.lakeside, self.sam)
+        self.n3 = self.patient(session, "N3", self.northside, None)
         session.flush()
         _billable(session, self.lakeside, (self.l1, self.l2, self.l3))
         _billable(session, self.northside, (self.n1, self.n2, self.n3))
@@ -67,16 +67,6 @@ class Overseen(World):
             results = _push(session, user, client, NOW, *entries)
             assert {r["status"] for r in results} == {"applied"}
             session.commit()
-
-    @staticmethod
-    def _patient(session: Session, mrn: str, practice: Practice,
-                 manager: User | None) -> Patient:
-        row = Patient(practice_id=practice.id, mrn=mrn, given_name="Given" + mrn,
-                      family_name="Family" + mrn, birth_date=date(1950, 1, 1),
-                      care_manager_id=manager.id if manager else None,
-                      enrollment_status=EnrollmentStatus.ENROLLED)
-        session.add(row)
-        return row
 
 
 @pytest.fixture

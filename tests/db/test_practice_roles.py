@@ -80,19 +80,22 @@ class World:
         grant_role(session=session, user=self.sam, practice=self.northside,
                    role=Role.CARE_MANAGER, supervisor=self.nora, granted_by=self.nadia, now=NOW)
 
-        def patient(mrn: str, practice: Practice, manager: User | None) -> Patient:
-            row = Patient(practice_id=practice.id, mrn=mrn, given_name="Given" + mrn,
-                          family_name="Family" + mrn, birth_date=date(1950, 1, 1),
-                          care_manager_id=manager.id if manager else None,
-                          enrollment_status=EnrollmentStatus.ENROLLED)
-            session.add(row)
-            return row
-
-        self.l1 = patient("L1", self.lakeside, self.sam)
-        self.n1 = patient("N1", self.northside, self.sam)
-        self.n2 = patient("N2", self.northside, self.nick)
-        self.e1 = patient("E1", self.elsewhere, self.eve)
+        self.l1 = self.patient(session, "L1", self.lakeside, self.sam)
+        self.n1 = self.patient(session, "N1", self.northside, self.sam)
+        self.n2 = self.patient(session, "N2", self.northside, self.nick)
+        self.e1 = self.patient(session, "E1", self.elsewhere, self.eve)
         session.commit()
+
+    @staticmethod
+    def patient(session: Session, mrn: str, practice: Practice,
+                manager: User | None) -> Patient:
+        """An enrolled patient (subclassed worlds add more the same way)."""
+        row = Patient(practice_id=practice.id, mrn=mrn, given_name="Given" + mrn,
+                      family_name="Family" + mrn, birth_date=date(1950, 1, 1),
+                      care_manager_id=manager.id if manager else None,
+                      enrollment_status=EnrollmentStatus.ENROLLED)
+        session.add(row)
+        return row
 
 
 @pytest.fixture
